@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from models.money import Dec, UtcDatetime
-from models.terms import Amendment, ContractTerms, Frozen, RenewalTerms
+from models.terms import Amendment, Commit, Frozen, RenewalTerms
 
 WORKFLOW_NAME = "ContractWorkflow"
 UPDATE_AMEND = "amend"
@@ -21,43 +21,13 @@ UPDATE_RENEW = "renew"
 SIGNAL_INCIDENT = "slo_incident"
 QUERY_DETAILS = "details"
 QUERY_TERMS = "terms"
+SIGNAL_ROLLOVER = "rollover"
 
 ContractStatus = Literal["scheduled", "active", "ended", "renewed"]
 
 
 def workflow_id(contract_id: str) -> str:
     return f"contract-{contract_id}"
-
-
-class ContractWorkflowInput(Frozen):
-    terms: ContractTerms
-    state: ContractState | None = None  # set only when the workflow continues as new
-
-
-class InvoiceRef(Frozen):
-    id: str
-    key: str
-    kind: str
-    total: Dec
-    period_start: UtcDatetime | None = None
-
-
-class ContractState(Frozen):
-    """Everything the workflow carries from one run to the next."""
-
-    terms: ContractTerms
-    status: ContractStatus = "scheduled"
-    closed_periods: int = 0
-    issued_invoice_keys: tuple[str, ...] = ()
-    ended_segments: tuple[str, ...] = ()
-    discount_first_period: dict[str, int] = {}
-    amendments: dict[str, AmendmentResult] = {}
-    renewed_by: str | None = None
-    successor_started: bool = False
-    last_invoice: InvoiceRef | None = None
-    balance: Dec = Decimal("0")
-    open_incidents: int = 0
-    finished: bool = False
 
 
 class AmendmentResult(Frozen):
@@ -98,12 +68,18 @@ class ContractDetails(Frozen):
     current_period_end: datetime | None = None
     closed_periods: int = 0
     balance: Dec = Decimal("0")
-    last_invoice: InvoiceRef | None = None
+    last_invoice_id: str | None = None
+    last_invoice_total: Dec | None = None
     renewed_by: str | None = None
     renews: str | None = None
     open_incidents: int = 0
     amendments: list[str] = Field(default_factory=list)
 
 
-ContractWorkflowInput.model_rebuild()
-ContractState.model_rebuild()
+
+
+class RolloverSignal(Frozen):
+    """From a predecessor at its end: the prepaid commitment that rolls into this contract."""
+
+    from_contract_id: str
+    commits: tuple[Commit, ...] = ()

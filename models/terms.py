@@ -322,6 +322,7 @@ class Sla(Element):
     product_ids: tuple[Slug, ...] = ()
     product_tags: tuple[str, ...] = ()
     credit_tiers: tuple[SlaTier, ...]
+    ending_before: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
@@ -334,6 +335,7 @@ class Alert(Element):
     type: Literal["balance_below", "spend_above", "projected_exhaustion"]
     threshold: Amount | None = None
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] | None = None
+    ending_before: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Self:

@@ -1,0 +1,454 @@
+"""The contract workflow: one durable run per contract, from provisioning to renewal.
+
+It decides *when* things happen (closes, scheduled invoices, segment ends, the renewal hand-over)
+and keeps the amended terms; activities do every side effect and pricing does every sum. A run
+continues as new after each close, so its history stays small however long the contract lives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.io import (
+        FinalizeInvoiceInput,
+        InvoiceRefResult,
+        PrepareUsageInvoiceInput,
+        PrepareUsageInvoiceResult,
+        RecordContractInput,
+        RolloverInput,
+        RolloverResult,
+        ScheduledInvoiceInput,
+        SendRolloverInput,
+        SettleSegmentsInput,
+        SettleSegmentsResult,
+        StartSuccessorInput,
+        StartSuccessorResult,
+    )
+    from models.messages import (
+        QUERY_DETAILS,
+        QUERY_TERMS,
+        SIGNAL_ROLLOVER,
+        UPDATE_AMEND,
+        UPDATE_RENEW,
+        WORKFLOW_NAME,
+        AmendInput,
+        AmendmentResult,
+        ContractDetails,
+        RenewInput,
+        RenewResult,
+        RolloverSignal,
+        workflow_id,
+    )
+    from models.terms import ContractTerms, RenewalTerms
+    from pricing import billing_periods, expand_segments, scheduled_invoice_times
+    from pricing.types import Period
+    from workflows.amendments import (
+        AmendmentConflict,
+        AmendmentInvalid,
+        apply_amendment,
+        check_amendment,
+        successor_terms,
+    )
+    from workflows.state import ContractState, ContractWorkflowInput
+
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+CONTRACT_STATUS = SearchAttributeKey.for_keyword("ContractStatus")
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["InvalidTerms"],
+)
+ACTIVITY_TIMEOUT = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Action:
+    """The next thing the contract has to do, and when."""
+
+    due: datetime
+    kind: str
+    period: Period | None = None
+    timestamp: datetime | None = None
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ContractWorkflow:
+    @workflow.init
+    def __init__(self, input: ContractWorkflowInput) -> None:
+        self.terms: ContractTerms = input.terms
+        self.state: ContractState = input.state or ContractState(
+            awaiting_rollover=input.terms.renews is not None
+        )
+        self._closing: Period | None = None
+        self._wake = False
+
+    # --- the run ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ContractWorkflowInput) -> ContractDetails:
+        if input.state is None:
+            await self._record()
+        self._publish()
+        while True:
+            if self.terms.renewal is not None and self.state.renewal is None:
+                await self._renew(self.terms.renewal)
+            action = self._next_action()
+            if action is None:
+                break
+            now = workflow.now()
+            if action.due > now:
+                await self._sleep_until(action)
+                continue
+            await self._perform(action)
+            self._publish()
+            if action.kind == "close" or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(ContractWorkflowInput(terms=self.terms, state=self.state))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.details()
+
+    async def _sleep_until(self, action: Action) -> None:
+        self._wake = False
+        try:
+            await workflow.wait_condition(
+                lambda: self._wake,
+                timeout=action.due - workflow.now(),
+                timeout_summary=f"{action.kind} at {action.due.isoformat()}",
+            )
+        except TimeoutError:
+            pass
+
+    def _next_action(self) -> Action | None:
+        """The earliest due action; ties go activate → scheduled → close → settle → end."""
+        terms, state = self.terms, self.state
+        candidates: list[Action] = []
+        if state.status == "scheduled":
+            candidates.append(Action(terms.starting_at, "activate"))
+        for ts in scheduled_invoice_times(terms):
+            if _scheduled_key(ts) not in state.issued:
+                candidates.append(Action(ts, "scheduled", timestamp=ts))
+                break
+        periods = self._periods()
+        if state.closed_periods < len(periods) and not state.awaiting_rollover:
+            period = periods[state.closed_periods]
+            grace = timedelta(hours=terms.billing.usage_grace_period_hours)
+            candidates.append(Action(period.end + grace, "close", period=period))
+        closed_through = periods[state.closed_periods - 1].end if state.closed_periods else None
+        if closed_through is not None and self._unsettled(closed_through):
+            candidates.append(Action(closed_through, "settle", timestamp=closed_through))
+        if state.closed_periods == len(periods) and not candidates:
+            if not state.rolled_over:
+                candidates.append(Action(terms.ending_before, "end"))
+        order = ("activate", "scheduled", "close", "settle", "end")
+        return min(candidates, key=lambda a: (a.due, order.index(a.kind)), default=None)
+
+    def _unsettled(self, through: datetime) -> bool:
+        end = self.terms.ending_before
+        return any(
+            s.id not in self.state.settled and s.ending_before <= through and s.ending_before < end
+            for s in self._segments()
+        )
+
+    async def _perform(self, action: Action) -> None:
+        if action.kind == "activate":
+            self._set(status="active")
+            await self._record()
+        elif action.kind == "scheduled":
+            assert action.timestamp is not None
+            await self._issue_scheduled(action.timestamp)
+        elif action.kind == "close":
+            assert action.period is not None
+            await self._close(action.period)
+        elif action.kind == "settle":
+            assert action.timestamp is not None
+            await self._settle(action.timestamp, exclude_end=True)
+        else:
+            await self._end()
+
+    # --- the actions --------------------------------------------------------------------------
+
+    async def _issue_scheduled(self, timestamp: datetime) -> None:
+        ref: InvoiceRefResult = await self._activity(
+            "issue_scheduled_invoice",
+            ScheduledInvoiceInput(terms=self.terms, timestamp=timestamp),
+            InvoiceRefResult,
+            summary=f"scheduled invoice {timestamp.date().isoformat()}",
+        )
+        self._set(issued=(*self.state.issued, _scheduled_key(timestamp)))
+        self._invoiced(ref)
+
+    async def _close(self, period: Period) -> None:
+        self._closing = period
+        prepared: PrepareUsageInvoiceResult = await self._activity(
+            "prepare_usage_invoice",
+            PrepareUsageInvoiceInput(
+                terms=self.terms,
+                period=period,
+                extra_segments=self.state.sla_segments,
+                discount_first_period=self.state.discount_first_period,
+            ),
+            PrepareUsageInvoiceResult,
+            summary=f"rate period {period.index} ({period.start.date()}–{period.end.date()})",
+        )
+        ref: InvoiceRefResult = await self._activity(
+            "finalize_invoice",
+            FinalizeInvoiceInput(contract_id=self.terms.id, invoice_id=prepared.invoice.invoice_id),
+            InvoiceRefResult,
+            summary=f"finalize {prepared.invoice.invoice_id}",
+        )
+        known = {s.id for s in self.state.sla_segments}
+        self._set(
+            closed_periods=self.state.closed_periods + 1,
+            discount_first_period=prepared.discount_first_period,
+            sla_segments=(
+                *self.state.sla_segments, *(s for s in prepared.sla_segments if s.id not in known)
+            ),
+        )
+        self._invoiced(ref)
+        self._closing = None
+
+    async def _settle(self, through: datetime, *, exclude_end: bool) -> None:
+        end = self.terms.ending_before
+        exclude = tuple(
+            s.id for s in self._segments() if exclude_end and s.ending_before >= end
+        )
+        result: SettleSegmentsResult = await self._activity(
+            "settle_segments",
+            SettleSegmentsInput(
+                terms=self.terms,
+                through=through,
+                extra_segments=self.state.sla_segments,
+                exclude=(*self.state.settled, *exclude),
+            ),
+            SettleSegmentsResult,
+            summary=f"expire and true up segments ending by {through.date().isoformat()}",
+        )
+        self._set(settled=tuple(sorted({*self.state.settled, *result.settled})))
+        for ref in result.invoices:
+            self._invoiced(ref)
+
+    async def _end(self) -> None:
+        renewal = self.state.renewal
+        if renewal is not None:
+            rolled: RolloverResult = await self._activity(
+                "roll_over",
+                RolloverInput(
+                    terms=self.terms,
+                    extra_segments=self.state.sla_segments,
+                    successor_id=renewal.successor_contract_id,
+                    successor_start=renewal.starting_at,
+                    successor_end=renewal.ending_before,
+                ),
+                RolloverResult,
+                summary=f"roll over into {renewal.successor_contract_id}",
+            )
+            self._set(settled=tuple(sorted({*self.state.settled, *rolled.settled})))
+            await self._activity(
+                "send_rollover",
+                SendRolloverInput(
+                    successor_id=renewal.successor_contract_id,
+                    from_contract_id=self.terms.id,
+                    commits=rolled.commits,
+                ),
+                None,
+                summary=f"hand rollover to {renewal.successor_contract_id}",
+            )
+        await self._settle(self.terms.ending_before, exclude_end=False)
+        self._set(status="renewed" if renewal else "ended", rolled_over=True)
+        await self._record()
+
+    # --- renewals -----------------------------------------------------------------------------
+
+    async def _renew(self, renewal: RenewalTerms) -> RenewResult:
+        successor = successor_terms(self.terms, renewal)
+        result = RenewResult(
+            renewal_id=renewal.id,
+            successor_contract_id=successor.id,
+            successor_workflow_id=workflow_id(successor.id),
+            starting_at=successor.starting_at,
+            ending_before=successor.ending_before,
+        )
+        self._set(renewal=result)
+        await self._activity(
+            "start_successor",
+            StartSuccessorInput(terms=successor),
+            StartSuccessorResult,
+            summary=f"start successor {successor.id}",
+        )
+        await self._record()
+        self._wake = True
+        return result
+
+    @workflow.update(name=UPDATE_RENEW)
+    async def renew(self, input: RenewInput) -> RenewResult:
+        if self.state.renewal is not None:
+            return self.state.renewal
+        return await self._renew(input.renewal)
+
+    @renew.validator
+    def _validate_renew(self, input: RenewInput) -> None:
+        current = self.state.renewal
+        if current is not None:
+            if current.renewal_id == input.renewal.id:
+                return
+            raise ApplicationError(
+                f"already renewed by {current.successor_contract_id}", type="Conflict"
+            )
+        if self.state.rolled_over:
+            raise ApplicationError("the contract has ended; provision a new one", type="Conflict")
+        if input.renewal.ending_before <= self.terms.ending_before:
+            raise ApplicationError(
+                "the renewal must end after the contract it renews", type="Invalid"
+            )
+
+    @workflow.signal(name=SIGNAL_ROLLOVER)
+    def rollover(self, signal: RolloverSignal) -> None:
+        if not self.state.awaiting_rollover:
+            return
+        present = set(self.terms.element_ids())
+        commits = [c for c in signal.commits if c.id not in present]
+        if commits:
+            self.terms = self.terms.model_copy(update={"commits": (*self.terms.commits, *commits)})
+            self.terms = ContractTerms.model_validate(self.terms.model_dump())
+        self._set(awaiting_rollover=False)
+        self._wake = True
+
+    # --- amendments ---------------------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_AMEND)
+    async def amend(self, input: AmendInput) -> AmendmentResult:
+        amendment = input.amendment
+        prior = self.state.amendments.get(amendment.id)
+        if prior is not None:
+            return prior
+        try:
+            check_amendment(self.terms, amendment, self._locked_until())
+            self.terms = apply_amendment(self.terms, amendment)
+        except AmendmentConflict as exc:
+            raise ApplicationError(str(exc), type="Conflict") from exc
+        except (AmendmentInvalid, ValueError) as exc:
+            raise ApplicationError(str(exc), type="Invalid") from exc
+        result = AmendmentResult(amendment_id=amendment.id, applied_at=workflow.now())
+        self._set(amendments={**self.state.amendments, amendment.id: result})
+        self._wake = True
+        await self._record()
+        return result
+
+    @amend.validator
+    def _validate_amend(self, input: AmendInput) -> None:
+        if input.amendment.id in self.state.amendments:
+            return
+        try:
+            check_amendment(self.terms, input.amendment, self._locked_until())
+            apply_amendment(self.terms, input.amendment)
+        except AmendmentConflict as exc:
+            raise ApplicationError(str(exc), type="Conflict") from exc
+        except (AmendmentInvalid, ValueError) as exc:
+            raise ApplicationError(str(exc), type="Invalid") from exc
+
+    def _locked_until(self) -> datetime:
+        """Periods that closed, or are closing now, can no longer change."""
+        periods = self._periods()
+        locked = self.state.closed_periods + (1 if self._closing is not None else 0)
+        return periods[locked - 1].end if locked else self.terms.starting_at
+
+    # --- queries and operator view ------------------------------------------------------------
+
+    @workflow.query(name=QUERY_DETAILS)
+    def details(self) -> ContractDetails:
+        periods = self._periods()
+        current = periods[min(self.state.closed_periods, len(periods) - 1)]
+        return ContractDetails(
+            contract_id=self.terms.id,
+            status=self.state.status,
+            current_period_start=current.start,
+            current_period_end=current.end,
+            closed_periods=self.state.closed_periods,
+            last_invoice_id=self.state.last_invoice_id,
+            last_invoice_total=self.state.last_invoice_total,
+            renewed_by=self.state.renewal.successor_contract_id if self.state.renewal else None,
+            renews=self.terms.renews,
+            amendments=sorted(self.state.amendments),
+        )
+
+    @workflow.query(name=QUERY_TERMS)
+    def current_terms(self) -> ContractTerms:
+        return self.terms
+
+    def _publish(self) -> None:
+        """Keep the Temporal UI's search attributes and current details in step with the state."""
+        workflow.upsert_search_attributes(
+            [CUSTOMER_ID.value_set(self.terms.customer_id),
+             CONTRACT_STATUS.value_set(self.state.status)]
+        )
+        d = self.details()
+        last = f"{d.last_invoice_id} ({d.last_invoice_total})" if d.last_invoice_id else "none yet"
+        lines = [
+            f"**{self.terms.id}** for customer `{self.terms.customer_id}` — status **{d.status}**",
+            f"- term: {self.terms.starting_at.date()} → {self.terms.ending_before.date()}",
+            f"- open period: {d.current_period_start} → {d.current_period_end}",
+            f"- periods closed: {d.closed_periods}; invoiced so far: {self.state.invoiced_total}",
+            f"- last invoice: {last}",
+            f"- amendments: {len(self.state.amendments)}",
+        ]
+        if d.renewed_by:
+            lines.append(f"- renewed by: {d.renewed_by}")
+        if self.state.awaiting_rollover:
+            lines.append(f"- waiting for the rollover from {self.terms.renews}")
+        workflow.set_current_details("\n".join(lines))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _periods(self) -> tuple[Period, ...]:
+        t = self.terms
+        return billing_periods(t.starting_at, t.ending_before, t.billing.cycle)
+
+    def _segments(self) -> list[Any]:
+        return [*expand_segments(self.terms), *self.state.sla_segments]
+
+    def _set(self, **changes: Any) -> None:
+        self.state = self.state.model_copy(update=changes)
+
+    def _invoiced(self, ref: InvoiceRefResult) -> None:
+        self._set(
+            last_invoice_id=ref.invoice_id,
+            last_invoice_total=ref.total,
+            invoiced_total=self.state.invoiced_total + ref.total,
+        )
+
+    async def _record(self) -> None:
+        await self._activity(
+            "record_contract",
+            RecordContractInput(
+                terms=self.terms,
+                status=self.state.status,
+                renewed_by=(
+                    self.state.renewal.successor_contract_id if self.state.renewal else None
+                ),
+            ),
+            None,
+            summary=f"record contract as {self.state.status}",
+        )
+
+    async def _activity(self, name: str, arg: Any, result_type: type | None, *, summary: str) -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary=summary,
+        )
+
+
+def _scheduled_key(timestamp: datetime) -> str:
+    return f"scheduled:{timestamp.isoformat()}"
+
