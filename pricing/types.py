@@ -65,7 +65,7 @@ class RatedLine(Frozen):
 
 
 class Segment(Frozen):
-    """One access segment of a commit or credit: the unit that is granted, drawn, expired, rolled."""
+    """One access segment of a commit or credit: what is granted, drawn, expired, rolled."""
 
     id: str
     source_id: str
