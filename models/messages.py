@@ -21,6 +21,7 @@ UPDATE_RENEW = "renew"
 SIGNAL_INCIDENT = "slo_incident"
 QUERY_DETAILS = "details"
 QUERY_TERMS = "terms"
+QUERY_STATE = "state"
 SIGNAL_ROLLOVER = "rollover"
 
 ContractStatus = Literal["scheduled", "active", "ended", "renewed"]
@@ -34,6 +35,7 @@ class AmendmentResult(Frozen):
     amendment_id: str
     accepted: bool = True
     applied_at: UtcDatetime
+    replayed: bool = False  # true when the same id was sent before: nothing changed this time
 
 
 class AmendInput(Frozen):

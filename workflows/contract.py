@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
         StartSuccessorInput,
         StartSuccessorResult,
     )
+    from core.temporal import CONTRACT_STATUS, CUSTOMER_ID
     from models.messages import (
         QUERY_DETAILS,
+        QUERY_STATE,
         QUERY_TERMS,
         SIGNAL_ROLLOVER,
         UPDATE_AMEND,
@@ -57,9 +59,6 @@ with workflow.unsafe.imports_passed_through():
         successor_terms,
     )
     from workflows.state import ContractState, ContractWorkflowInput
-
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-CONTRACT_STATUS = SearchAttributeKey.for_keyword("ContractStatus")
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -328,7 +327,7 @@ class ContractWorkflow:
         amendment = input.amendment
         prior = self.state.amendments.get(amendment.id)
         if prior is not None:
-            return prior
+            return prior.model_copy(update={"replayed": True})
         try:
             check_amendment(self.terms, amendment, self._locked_until())
             self.terms = apply_amendment(self.terms, amendment)
@@ -382,6 +381,10 @@ class ContractWorkflow:
     @workflow.query(name=QUERY_TERMS)
     def current_terms(self) -> ContractTerms:
         return self.terms
+
+    @workflow.query(name=QUERY_STATE)
+    def current_state(self) -> ContractState:
+        return self.state
 
     def _publish(self) -> None:
         """Keep the Temporal UI's search attributes and current details in step with the state."""

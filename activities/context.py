@@ -1,0 +1,162 @@
+"""What pricing a contract needs from the database, gathered in one place.
+
+The close activity and the API's draft preview both price a period through `price_period`, so the
+preview is exactly what the close would produce if nothing more arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from models.terms import ContractTerms, Customer
+from pricing import (
+    billing_periods,
+    correction_lines,
+    expand_segments,
+    price_usage_invoice,
+    rate_change_points,
+    rate_usage,
+)
+from pricing.types import (
+    Catalog,
+    InvoiceInput,
+    Period,
+    PricedInvoice,
+    RatedLine,
+    RatingInput,
+    Segment,
+    SegmentBalance,
+)
+from store import catalog as catalog_store
+from store import invoices as invoice_store
+from store import ledger as ledger_store
+from store import slo as slo_store
+from store import usage as usage_store
+from store.errors import Missing
+
+# Events committed by a transaction that began before an invoice was computed can carry an
+# earlier `billable_at` than the invoice's creation; looking back this far catches them. A
+# re-rated period whose amounts did not change yields no correction, so the margin costs only time.
+LATE_EVENT_MARGIN = timedelta(minutes=10)
+
+# Ledger kinds that take from a segment's remaining balance.
+CONSUMING = ("drawdown", "expiry", "rollover", "true_up")
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    terms: ContractTerms
+    catalog: Catalog
+    customer: Customer
+
+
+def load_context(session: Session, terms: ContractTerms) -> PricingContext:
+    """The rate card with its products, and the customer, or Missing naming what is not there."""
+    catalog = catalog_store.get_catalog(session, terms.rate_card_alias)
+    if catalog is None:
+        raise Missing(f"rate card {terms.rate_card_alias!r} does not exist")
+    customer = catalog_store.get_customer(session, terms.customer_id)
+    if customer is None:
+        raise Missing(f"customer {terms.customer_id!r} does not exist")
+    fixed = {c.product_id for c in terms.scheduled_charges}
+    fixed |= {c.product_id for c in terms.commits if c.product_id}
+    extra = catalog_store.get_products(session, sorted(fixed - {p.id for p in catalog.products}))
+    if extra:
+        catalog = catalog.model_copy(update={"products": (*catalog.products, *extra.values())})
+    return PricingContext(terms, catalog, customer)
+
+
+def segment_balances(
+    session: Session, contract_id: str, segments: list[Segment] | tuple[Segment, ...]
+) -> tuple[SegmentBalance, ...]:
+    """Each segment's remaining balance: its amount less everything the ledger took from it."""
+    sums = ledger_store.balances(session, contract_id)
+    return tuple(
+        SegmentBalance(
+            segment_id=s.id,
+            remaining=s.amount - sum(
+                (sums.get(s.id, {}).get(kind, Decimal(0)) for kind in CONSUMING), Decimal(0)
+            ),
+        )
+        for s in segments
+    )
+
+
+def rate_period(session: Session, ctx: PricingContext, period: Period) -> tuple[RatedLine, ...]:
+    """Aggregate the period's events in the database and rate them."""
+    usage_products = [p for p in ctx.catalog.products if p.kind == "usage"]
+    cuts = rate_change_points(ctx.terms, ctx.catalog, period.start, period.end)
+    buckets = usage_store.aggregate_usage(
+        session,
+        aliases=ctx.customer.aliases,
+        products=usage_products,
+        start=period.start,
+        end=period.end,
+        cut_points=cuts,
+    )
+    return rate_usage(
+        RatingInput(terms=ctx.terms, catalog=ctx.catalog, period=period, buckets=tuple(buckets))
+    )
+
+
+def late_corrections(
+    session: Session, ctx: PricingContext, before: Period
+) -> tuple[RatedLine, ...]:
+    """Correction lines for finalized periods that received usage after they were invoiced."""
+    terms = ctx.terms
+    periods = {p.start: p for p in billing_periods(terms.starting_at, terms.ending_before,
+                                                    terms.billing.cycle)}
+    event_types = sorted({
+        p.meter.event_type for p in ctx.catalog.products if p.meter is not None
+    })
+    corrections: list[RatedLine] = []
+    for invoice in invoice_store.list_invoices(session, terms.id):
+        if invoice.kind != "usage" or invoice.period_start is None:
+            continue
+        period = periods.get(invoice.period_start)
+        if period is None or period.start >= before.start:
+            continue
+        if not usage_store.late_event_exists(
+            session,
+            aliases=ctx.customer.aliases,
+            event_types=event_types,
+            start=period.start,
+            end=period.end,
+            since=invoice.created_at - LATE_EVENT_MARGIN,
+        ):
+            continue
+        rerated = rate_period(session, ctx, period)
+        invoiced = invoice_store.invoiced_lines(session, terms.id, period.start)
+        corrections.extend(correction_lines(rerated, invoiced, period))
+    return tuple(corrections)
+
+
+def price_period(
+    session: Session,
+    ctx: PricingContext,
+    period: Period,
+    *,
+    extra_segments: tuple[Segment, ...] = (),
+    discount_first_period: dict[str, int] | None = None,
+) -> PricedInvoice:
+    """The usage invoice of `period` as its close computes it (and the draft preview shows it)."""
+    segments = (*expand_segments(ctx.terms), *extra_segments)
+    return price_usage_invoice(
+        InvoiceInput(
+            terms=ctx.terms,
+            catalog=ctx.catalog,
+            tax_rate=ctx.customer.tax_rate,
+            period=period,
+            usage_lines=rate_period(session, ctx, period),
+            correction_lines=late_corrections(session, ctx, period),
+            balances=segment_balances(session, ctx.terms.id, segments),
+            discount_first_period=discount_first_period or {},
+            incidents=tuple(slo_store.incidents_for(session, ctx.terms.id)),
+            past_periods=(),
+            extra_segments=extra_segments,
+        )
+    )

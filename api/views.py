@@ -1,0 +1,105 @@
+"""JSON views of contracts, balances and draft invoices. Amounts are decimal strings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from activities.context import CONSUMING
+from models.messages import ContractDetails
+from models.money import format_decimal
+from models.terms import ContractTerms
+from pricing import expand_segments
+from pricing.types import PricedInvoice
+from store import ledger as ledger_store
+
+LEDGER_FIELDS = {
+    "drawdown": "drawn", "expiry": "expired", "rollover": "rolled_over", "true_up": "trued_up",
+}
+
+
+def contract_view(row: Any, details: ContractDetails | None, balances: list[dict[str, Any]]) -> dict[str, Any]:
+    terms = ContractTerms.model_validate(row.terms)
+    remaining = sum((Decimal(b["remaining"]) for b in balances), Decimal(0))
+    view: dict[str, Any] = {
+        "id": row.id,
+        "workflow_id": row.workflow_id,
+        "customer_id": row.customer_id,
+        "status": details.status if details else row.status,
+        "renews": row.renews,
+        "renewed_by": row.renewed_by,
+        "terms": terms.model_dump(mode="json"),
+        "current_period": None,
+        "closed_periods": None,
+        "last_invoice_id": None,
+        "amendments": [],
+        "balances": {"remaining": format_decimal(remaining), "segments": len(balances)},
+    }
+    if details is not None:
+        view.update(
+            current_period={
+                "start": details.current_period_start.isoformat() if details.current_period_start else None,
+                "end": details.current_period_end.isoformat() if details.current_period_end else None,
+            },
+            closed_periods=details.closed_periods,
+            last_invoice_id=details.last_invoice_id,
+            amendments=details.amendments,
+            renewed_by=details.renewed_by or row.renewed_by,
+        )
+    return view
+
+
+def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
+    """Every commit and credit segment: granted, what the ledger took, remaining, the entries."""
+    terms = ContractTerms.model_validate(row.terms)
+    entries = ledger_store.entries_for(session, row.id)
+    by_segment: dict[str, list[Any]] = defaultdict(list)
+    for entry in entries:
+        by_segment[entry.segment_id].append(entry)
+    segments = {s.id: s for s in expand_segments(terms)}
+    views = []
+    for segment_id in sorted({*segments, *by_segment}):
+        segment = segments.get(segment_id)
+        seg_entries = by_segment.get(segment_id, [])
+        granted = (
+            segment.amount if segment is not None
+            else sum((e.amount for e in seg_entries if e.kind == "grant"), Decimal(0))
+        )
+        sums = {k: sum((e.amount for e in seg_entries if e.kind == k), Decimal(0)) for k in CONSUMING}
+        view: dict[str, Any] = {
+            "segment_id": segment_id,
+            "source_id": segment.source_id if segment else seg_entries[0].source_id,
+            "kind": segment.source_kind if segment else "credit",
+            "commit_type": segment.commit_type if segment else None,
+            "reason": segment.reason if segment else "sla",
+            "starting_at": segment.starting_at.isoformat() if segment else None,
+            "ending_before": segment.ending_before.isoformat() if segment else None,
+            "granted": format_decimal(granted),
+            **{LEDGER_FIELDS[k]: format_decimal(v) for k, v in sums.items()},
+            "remaining": format_decimal(granted - sum(sums.values(), Decimal(0))),
+            "entries": [
+                {"key": e.key, "kind": e.kind, "amount": format_decimal(e.amount),
+                 "at": e.at.isoformat(), "invoice_id": e.invoice_id, "details": e.details}
+                for e in seg_entries
+            ],
+        }
+        views.append(view)
+    return views
+
+
+def invoice_view(priced: PricedInvoice, *, contract_id: str, customer_id: str) -> dict[str, Any]:
+    """A priced invoice that was not stored (the draft of the open period)."""
+    body = priced.model_dump(mode="json", exclude={"ledger", "discount_first_period", "sla_grants"})
+    totals = body.pop("totals")
+    return {
+        "id": None,
+        "contract_id": contract_id,
+        "customer_id": customer_id,
+        "status": "draft",
+        **body,
+        "totals": totals,
+        **{k: v for k, v in totals.items()},
+    }
