@@ -11,6 +11,7 @@ from api import errors
 from api.auth import KeyRing, parse_api_keys
 from api.routes import catalog, contracts, invoices, slo, usage
 from core.config import Settings, admin_key_file
+from core.telemetry import observe_api
 from core.temporal import LazyClient
 from store.engine import make_engine
 from store.migrate import upgrade
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keyring = keyring_for(settings)
     app.state.temporal = LazyClient(settings)
     errors.install(app)
+    # Observability (core/telemetry.py): one log format, request and SQL spans, GET /metrics.
+    observe_api(app, settings)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
