@@ -95,8 +95,8 @@ def instrument_engine(engine: Engine, tracer_provider: TracerProvider | None = N
     """
     if engine in _instrumented_engines:
         return
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import get_meter
 
     name = "opentelemetry.instrumentation.sqlalchemy"
