@@ -46,28 +46,34 @@ class BodySizeLimit:
                     await self._refuse(send)
                     return
         received = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message: Message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    # Answer now, then stop the app reading; whatever it sends after is dropped.
+                    if not started and not refused:
+                        refused = True
+                        await self._refuse(send)
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            if not refused:
+                raise
 
     async def _refuse(self, send: Any) -> None:
         body = json.dumps({
