@@ -65,8 +65,9 @@ def test_ten_percent_off_everything_plus_a_credit() -> None:
 def test_25_percent_off_cpu_plus_a_500_three_month_credit_400_already_used() -> None:
     credit = {"id": "org", "applicable_product_ids": ["cpu"], "access_schedule": [
         {"amount": "500", "starting_at": at(2025), "ending_before": at(2025, 4)}]}
+    used_400 = (SegmentBalance(segment_id="org:0", remaining=D(100)),)
     inv = invoice([line("cpu", "800"), line("disk", "300")], discounts=[pct("cpu25", "25", "cpu")],
-                  credits=[credit], balances=(SegmentBalance(segment_id="org:0", remaining=D(100)),))
+                  credits=[credit], balances=used_400)
     lines = by_product(inv)
     assert (lines["cpu"].discount, lines["cpu"].credits_applied, lines["cpu"].total) == (
         D("200.00"), D(100), D("500.00"))
