@@ -110,20 +110,20 @@ def mount_metrics(app: FastAPI, registry: CollectorRegistry = REGISTRY) -> None:
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
 
 
-def _port(env: Mapping[str, str] | None, name: str, default: int) -> int:
-    env = os.environ if env is None else env
-    raw = env.get(name, "").strip()
-    return int(raw) if raw else default
+def _port(raw: str | None, default: int) -> int:
+    return int(raw.strip()) if raw and raw.strip() else default
 
 
 def worker_metrics_port(env: Mapping[str, str] | None = None) -> int:
     """WORKER_METRICS_PORT (default 9464); 0 means off."""
-    return _port(env, "WORKER_METRICS_PORT", DEFAULT_WORKER_METRICS_PORT)
+    env = os.environ if env is None else env
+    return _port(env.get("WORKER_METRICS_PORT"), DEFAULT_WORKER_METRICS_PORT)
 
 
 def temporal_metrics_bind(env: Mapping[str, str] | None = None) -> str | None:
     """`0.0.0.0:<TEMPORAL_METRICS_PORT>` (default 9465) for the SDK's endpoint; None when 0."""
-    port = _port(env, "TEMPORAL_METRICS_PORT", DEFAULT_TEMPORAL_METRICS_PORT)
+    env = os.environ if env is None else env
+    port = _port(env.get("TEMPORAL_METRICS_PORT"), DEFAULT_TEMPORAL_METRICS_PORT)
     return f"0.0.0.0:{port}" if port else None
 
 
