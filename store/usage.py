@@ -17,6 +17,10 @@ from sqlmodel import Session
 
 from models.api import UsageEvent
 from models.db import CustomerAliasRow, UsageEventRow
+from store.aggregate import aggregate_usage
+
+__all__ = ["InsertResult", "aggregate_usage", "insert_events", "late_event_exists",
+           "list_unmatched"]
 
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format, UTC
 
