@@ -98,7 +98,8 @@ def _add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 def _lift_temporal_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """Temporal's workflow/activity loggers put their ids in a nested extra; surface the ids we
-    search logs by under the same keys our own code binds."""
+    search logs by under the same keys our own code binds. Drop what only a terminal wants."""
+    event.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
     for extra in ("temporal_workflow", "temporal_activity"):
         details = event.get(extra)
         if isinstance(details, dict) and "workflow_id" in details:
