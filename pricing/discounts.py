@@ -70,10 +70,14 @@ def _product_discount(discount: Discount, states: Sequence[LineState], currency:
     cap = _cap(discount, currency)
     fixed = round_money(discount.amount, currency) if discount.amount is not None else None
     used = ZERO
+    eligible: dict[str, bool] = {}
     for st in states:
         if st.product is None or st.running <= 0:
             continue
-        if not targets_product(discount.product_ids, discount.product_tags, st.product):
+        pid = st.product.id
+        if pid not in eligible:
+            eligible[pid] = targets_product(discount.product_ids, discount.product_tags, st.product)
+        if not eligible[pid]:
             continue
         if fixed is not None:
             off = min(fixed - used, st.running)

@@ -48,11 +48,11 @@ def targets_product(ids: Sequence[str], tags: Sequence[str], product: Product) -
 def overrides_for_line(
     overrides: Sequence[Override], product: Product, dims: Mapping[str, str]
 ) -> tuple[Override, ...]:
-    """The overrides whose target and dimensions cover this line, whatever their window."""
+    """The overrides whose target covers the product and whose dimensions cover dims ({}: any)."""
     return tuple(
         o for o in overrides
         if targets_product(o.product_ids, o.product_tags, product)
-        and dims_match(o.dimensions, dims)
+        and (not dims or dims_match(o.dimensions, dims))
     )
 
 

@@ -9,11 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from models.terms import ContractTerms, Product, Rate
+from models.terms import ContractTerms, Override, Product, Rate
 from pricing.periods import hours_between
 from pricing.rates import (
     EffectivePrice,
     PricingError,
+    dims_match,
     overrides_for_line,
     rates_for_line,
     resolve_price,
@@ -55,21 +56,26 @@ def rate_usage(data: RatingInput) -> tuple[RatedLine, ...]:
     for bucket in data.buckets:
         groups[(bucket.product_id, dims_key(bucket.dimensions))].append(bucket)
     period_hours = hours_between(data.period.start, data.period.end)
+    # the product filter is per product, the dimension filter per line: do the costly part once
+    by_product: dict[str, tuple[Override, ...]] = {}
     lines = []
     for (product_id, key), buckets in sorted(groups.items(), key=lambda kv: kv[0]):
         product = products.get(product_id)
         if product is None or product.kind != "usage":
             raise PricingError(f"usage for {product_id!r}, which is not a usage product")
-        candidates = rates_for_line(rates_by_product[product_id], product_id, dict(key))
-        lines.append(_rate_line(data, product, dict(key), candidates, buckets, period_hours))
+        dims = dict(key)
+        if product_id not in by_product:
+            by_product[product_id] = overrides_for_line(data.terms.overrides, product, {})
+        overrides = tuple(o for o in by_product[product_id] if dims_match(o.dimensions, dims))
+        candidates = rates_for_line(rates_by_product[product_id], product_id, dims)
+        lines.append(_rate_line(data, product, dims, candidates, overrides, buckets, period_hours))
     return tuple(lines)
 
 
 def _rate_line(
     data: RatingInput, product: Product, dims: dict[str, str], candidates: Sequence[Rate],
-    buckets: list[UsageBucket], period_hours: Decimal,
+    overrides: Sequence[Override], buckets: list[UsageBucket], period_hours: Decimal,
 ) -> RatedLine:
-    overrides = overrides_for_line(data.terms.overrides, product, dims)
     by_start: dict[datetime, list[UsageBucket]] = defaultdict(list)
     for bucket in buckets:
         by_start[bucket.segment_start].append(bucket)
