@@ -71,10 +71,14 @@ def set_status(
     if renewed_by is not None:
         changes["renewed_by"] = renewed_by
     result = session.execute(
-        update(ContractRow).where(ContractRow.id == contract_id).values(**changes)  # type: ignore[arg-type]
+        update(ContractRow)
+        .where(ContractRow.id == contract_id)  # type: ignore[arg-type]
+        .values(**changes)
+        .returning(ContractRow.id)  # type: ignore[arg-type]
     )
+    found = result.first() is not None
     session.expire_all()
-    return bool(result.rowcount)
+    return found
 
 
 def get_contract(session: Session, contract_id: str) -> ContractRow | None:

@@ -61,3 +61,11 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
 def is_postgres(bind: Any) -> bool:
     return bool(bind.dialect.name == "postgresql")
+
+
+def dialect_insert(session: Any) -> Any:
+    """The INSERT construct with ON CONFLICT support for the session's database."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if is_postgres(session.connection()) else sqlite_insert
