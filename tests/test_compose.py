@@ -123,3 +123,9 @@ def test_workers_scale_out(services: dict[str, Any]) -> None:
     assert "container_name" not in worker
     assert "ports" not in worker
     assert worker["command"] == ["python", "worker.py"]
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    undocumented = {name for name in env_vars_read_by_code() if f"`{name}`" not in readme}
+    assert not undocumented, f"README.md configuration table lacks {sorted(undocumented)}"
