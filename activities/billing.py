@@ -67,11 +67,16 @@ class BillingActivities:
             if stored is not None:
                 return PrepareUsageInvoiceResult.model_validate(stored)
             ctx = load_context(session, terms)
-            active = [s for s in (*expand_segments(terms), *input.extra_segments)
-                      if s.starting_at < period.end]
+            active = [
+                s
+                for s in (*expand_segments(terms), *input.extra_segments)
+                if s.starting_at < period.end
+            ]
             ledger_store.add_entries(session, terms.id, grant_entries(active))
             priced = price_period(
-                session, ctx, period,
+                session,
+                ctx,
+                period,
                 extra_segments=input.extra_segments,
                 discount_first_period=input.discount_first_period,
             )
@@ -83,9 +88,14 @@ class BillingActivities:
             )
             close_store.save_result(session, terms.id, key, result.model_dump(mode="json"))
         for grant in priced.sla_grants:
-            metrics.record_sla_credit(grant.amount)
-        log.info("usage invoice prepared", contract_id=terms.id, invoice_id=ref.invoice_id,
-                 period_start=period.start.isoformat(), total=str(ref.total))
+            metrics.record_sla_credit(priced.currency, grant.amount)
+        log.info(
+            "usage invoice prepared",
+            contract_id=terms.id,
+            invoice_id=ref.invoice_id,
+            period_start=period.start.isoformat(),
+            total=str(ref.total),
+        )
         return result
 
     @activity.defn(name="finalize_invoice")
@@ -95,7 +105,9 @@ class BillingActivities:
                 session, input.invoice_id, at=datetime.now(UTC)
             )
         if changed:
-            metrics.record_invoice(row.kind, row.currency, row.total, row.period_end)
+            metrics.record_invoice_finalized(row.kind, row.currency, row.total)
+            if row.period_end is not None:
+                metrics.record_period_closed(row.period_end, datetime.now(UTC))
         log.info("invoice finalized", contract_id=input.contract_id, invoice_id=row.id)
         return _ref(row)
 
@@ -117,7 +129,8 @@ class BillingActivities:
     def settle_segments(self, input: SettleSegmentsInput) -> SettleSegmentsResult:
         terms = input.terms
         due = [
-            s for s in (*expand_segments(terms), *input.extra_segments)
+            s
+            for s in (*expand_segments(terms), *input.extra_segments)
             if s.ending_before <= input.through and s.id not in input.exclude
         ]
         invoices: list[InvoiceRefResult] = []
@@ -134,9 +147,11 @@ class BillingActivities:
                         terms, ctx.catalog, ctx.customer.tax_rate, segment, counted
                     )
                     if priced is not None:
-                        invoices.append(self._save(
-                            session, terms.id, terms.customer_id, priced, status="finalized"
-                        ))
+                        invoices.append(
+                            self._save(
+                                session, terms.id, terms.customer_id, priced, status="finalized"
+                            )
+                        )
                 else:
                     expiring.append(segment)
             ledger_store.add_entries(
@@ -162,11 +177,19 @@ class BillingActivities:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _save(
-        self, session: Session, contract_id: str, customer_id: str, priced: PricedInvoice,
-        *, status: str,
+        self,
+        session: Session,
+        contract_id: str,
+        customer_id: str,
+        priced: PricedInvoice,
+        *,
+        status: str,
     ) -> InvoiceRefResult:
         invoice_id = invoice_store.save_invoice(
-            session, contract_id=contract_id, customer_id=customer_id, invoice=priced,
+            session,
+            contract_id=contract_id,
+            customer_id=customer_id,
+            invoice=priced,
             status=status,
         )
         ledger_store.add_entries(session, contract_id, priced.ledger, invoice_id=invoice_id)
@@ -175,6 +198,9 @@ class BillingActivities:
 
 def _ref(row: invoice_store.InvoiceView) -> InvoiceRefResult:
     return InvoiceRefResult(
-        invoice_id=row.id, key=row.key, kind=row.kind, total=row.total,
+        invoice_id=row.id,
+        key=row.key,
+        kind=row.kind,
+        total=row.total,
         period_start=row.period_start,
     )

@@ -78,9 +78,8 @@ def segment_balances(
     return tuple(
         SegmentBalance(
             segment_id=s.id,
-            remaining=s.amount - sum(
-                (sums.get(s.id, {}).get(kind, Decimal(0)) for kind in CONSUMING), Decimal(0)
-            ),
+            remaining=s.amount
+            - sum((sums.get(s.id, {}).get(kind, Decimal(0)) for kind in CONSUMING), Decimal(0)),
         )
         for s in segments
     )
@@ -108,11 +107,11 @@ def late_corrections(
 ) -> tuple[RatedLine, ...]:
     """Correction lines for finalized periods that received usage after they were invoiced."""
     terms = ctx.terms
-    periods = {p.start: p for p in billing_periods(terms.starting_at, terms.ending_before,
-                                                    terms.billing.cycle)}
-    event_types = sorted({
-        p.meter.event_type for p in ctx.catalog.products if p.meter is not None
-    })
+    periods = {
+        p.start: p
+        for p in billing_periods(terms.starting_at, terms.ending_before, terms.billing.cycle)
+    }
+    event_types = sorted({p.meter.event_type for p in ctx.catalog.products if p.meter is not None})
     corrections: list[RatedLine] = []
     for invoice in invoice_store.list_invoices(session, terms.id):
         if invoice.kind != "usage" or invoice.period_start is None:

@@ -42,7 +42,9 @@ class ContractActivities:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             contract_store.save_projection(session, terms, status="scheduled", request=terms)
         handle = await start_contract_workflow(
-            self.client, terms, self.task_queue,
+            self.client,
+            terms,
+            self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         log.info("successor started", contract_id=terms.id, renews=terms.renews)
@@ -55,4 +57,3 @@ class ContractActivities:
             SIGNAL_ROLLOVER,
             RolloverSignal(from_contract_id=input.from_contract_id, commits=input.commits),
         )
-

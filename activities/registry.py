@@ -12,7 +12,9 @@ from activities.billing import BillingActivities
 from activities.contracts import ContractActivities
 
 
-def contract_activities(engine: Engine, client: Client, task_queue: str) -> list[Callable[..., Any]]:
+def contract_activities(
+    engine: Engine, client: Client, task_queue: str
+) -> list[Callable[..., Any]]:
     billing = BillingActivities(engine)
     contracts = ContractActivities(engine, client, task_queue)
     return [

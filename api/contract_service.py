@@ -30,12 +30,17 @@ def check_catalog(session: Session, terms: ContractTerms) -> ContractTerms:
     currency = terms.currency
     card = catalog_store.get_rate_card(session, terms.rate_card_alias)
     if card is None:
-        errors.append({"loc": ["body", "rate_card_alias"],
-                       "msg": f"no rate card {terms.rate_card_alias!r}"})
+        errors.append(
+            {"loc": ["body", "rate_card_alias"], "msg": f"no rate card {terms.rate_card_alias!r}"}
+        )
     else:
         if currency is not None and currency != card.currency:
-            errors.append({"loc": ["body", "currency"],
-                           "msg": f"rate card {card.alias!r} is in {card.currency}, not {currency}"})
+            errors.append(
+                {
+                    "loc": ["body", "currency"],
+                    "msg": f"rate card {card.alias!r} is in {card.currency}, not {currency}",
+                }
+            )
         currency = card.currency
     errors += check_products(session, terms, ("body",))
     if terms.renewal is not None:
@@ -45,7 +50,9 @@ def check_catalog(session: Session, terms: ContractTerms) -> ContractTerms:
     return terms.model_copy(update={"currency": currency})
 
 
-def check_products(session: Session, lists: ContractLists, loc: tuple[str, ...]) -> list[dict[str, Any]]:
+def check_products(
+    session: Session, lists: ContractLists, loc: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """Errors for products named by a contract's lists that the catalog does not have."""
     wanted: list[tuple[tuple[Any, ...], str, str | None]] = []
     for field in ("overrides", "discounts", "sla"):
@@ -53,8 +60,10 @@ def check_products(session: Session, lists: ContractLists, loc: tuple[str, ...])
             wanted += [((*loc, field, i, "product_ids"), p, None) for p in e.product_ids]
     for field in ("commits", "credits"):
         for i, e in enumerate(getattr(lists, field)):
-            wanted += [((*loc, field, i, "applicable_product_ids"), p, None)
-                       for p in e.applicable_product_ids]
+            wanted += [
+                ((*loc, field, i, "applicable_product_ids"), p, None)
+                for p in e.applicable_product_ids
+            ]
     for i, c in enumerate(lists.commits):
         if c.product_id:
             wanted.append(((*loc, "commits", i, "product_id"), c.product_id, "fixed"))

@@ -17,11 +17,16 @@ from pricing.types import PricedInvoice
 from store import ledger as ledger_store
 
 LEDGER_FIELDS = {
-    "drawdown": "drawn", "expiry": "expired", "rollover": "rolled_over", "true_up": "trued_up",
+    "drawdown": "drawn",
+    "expiry": "expired",
+    "rollover": "rolled_over",
+    "true_up": "trued_up",
 }
 
 
-def contract_view(row: Any, details: ContractDetails | None, balances: list[dict[str, Any]]) -> dict[str, Any]:
+def contract_view(
+    row: Any, details: ContractDetails | None, balances: list[dict[str, Any]]
+) -> dict[str, Any]:
     terms = ContractTerms.model_validate(row.terms)
     remaining = sum((Decimal(b["remaining"]) for b in balances), Decimal(0))
     view: dict[str, Any] = {
@@ -41,8 +46,12 @@ def contract_view(row: Any, details: ContractDetails | None, balances: list[dict
     if details is not None:
         view.update(
             current_period={
-                "start": details.current_period_start.isoformat() if details.current_period_start else None,
-                "end": details.current_period_end.isoformat() if details.current_period_end else None,
+                "start": details.current_period_start.isoformat()
+                if details.current_period_start
+                else None,
+                "end": details.current_period_end.isoformat()
+                if details.current_period_end
+                else None,
             },
             closed_periods=details.closed_periods,
             last_invoice_id=details.last_invoice_id,
@@ -65,10 +74,13 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
         segment = segments.get(segment_id)
         seg_entries = by_segment.get(segment_id, [])
         granted = (
-            segment.amount if segment is not None
+            segment.amount
+            if segment is not None
             else sum((e.amount for e in seg_entries if e.kind == "grant"), Decimal(0))
         )
-        sums = {k: sum((e.amount for e in seg_entries if e.kind == k), Decimal(0)) for k in CONSUMING}
+        sums = {
+            k: sum((e.amount for e in seg_entries if e.kind == k), Decimal(0)) for k in CONSUMING
+        }
         view: dict[str, Any] = {
             "segment_id": segment_id,
             "source_id": segment.source_id if segment else seg_entries[0].source_id,
@@ -81,8 +93,14 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
             **{LEDGER_FIELDS[k]: format_decimal(v) for k, v in sums.items()},
             "remaining": format_decimal(granted - sum(sums.values(), Decimal(0))),
             "entries": [
-                {"key": e.key, "kind": e.kind, "amount": format_decimal(e.amount),
-                 "at": e.at.isoformat(), "invoice_id": e.invoice_id, "details": e.details}
+                {
+                    "key": e.key,
+                    "kind": e.kind,
+                    "amount": format_decimal(e.amount),
+                    "at": e.at.isoformat(),
+                    "invoice_id": e.invoice_id,
+                    "details": e.details,
+                }
                 for e in seg_entries
             ],
         }
@@ -91,15 +109,16 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
 
 
 def invoice_view(priced: PricedInvoice, *, contract_id: str, customer_id: str) -> dict[str, Any]:
-    """A priced invoice that was not stored (the draft of the open period)."""
+    """A priced invoice that is not stored (the open period's draft), shaped like a stored one."""
     body = priced.model_dump(mode="json", exclude={"ledger", "discount_first_period", "sla_grants"})
-    totals = body.pop("totals")
+    lines = [{"position": i, **line} for i, line in enumerate(body.pop("lines"))]
     return {
         "id": None,
         "contract_id": contract_id,
         "customer_id": customer_id,
         "status": "draft",
+        "finalized_at": None,
         **body,
-        "totals": totals,
-        **{k: v for k, v in totals.items()},
+        **body["totals"],
+        "lines": lines,
     }

@@ -15,9 +15,10 @@ from temporalio.common import (
 )
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from core.config import Settings
-from models.messages import WORKFLOW_NAME, workflow_id
+from models.messages import WORKFLOW_NAME, ContractDetails, workflow_id
 from models.terms import ContractTerms
 from workflows.state import ContractWorkflowInput
 
@@ -26,12 +27,13 @@ CONTRACT_STATUS = SearchAttributeKey.for_keyword("ContractStatus")
 SEARCH_ATTRIBUTES = (CUSTOMER_ID, CONTRACT_STATUS)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         interceptors=[TracingInterceptor()],
+        runtime=runtime,
     )
 
 
@@ -70,9 +72,12 @@ async def start_contract_workflow(
         task_queue=task_queue,
         id_conflict_policy=id_conflict_policy,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes([
-            SearchAttributePair(CUSTOMER_ID, terms.customer_id),
-            SearchAttributePair(CONTRACT_STATUS, "scheduled"),
-        ]),
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(CUSTOMER_ID, terms.customer_id),
+                SearchAttributePair(CONTRACT_STATUS, "scheduled"),
+            ]
+        ),
         static_summary=f"Contract {terms.id} for {terms.customer_id}",
+        result_type=ContractDetails,
     )

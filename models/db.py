@@ -311,3 +311,19 @@ class AlertDeliveryRow(SQLModel, table=True):
     status_code: int | None = None
     delivered_at: datetime = _at()
     error: str | None = Field(default=None, sa_type=Text)
+
+
+# --- workflow step results -------------------------------------------------------------------
+
+
+class CloseRecordRow(SQLModel, table=True):
+    """What a close returned to its workflow, so a retried close returns the same answer."""
+
+    __tablename__ = "close_records"
+    __table_args__ = (UniqueConstraint("contract_id", "key", name="uq_close_records_contract_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=128)
+    key: str = Field(max_length=256)
+    result: dict[str, Any] = _doc()
+    created_at: datetime = _at()

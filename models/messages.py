@@ -78,8 +78,6 @@ class ContractDetails(Frozen):
     amendments: list[str] = Field(default_factory=list)
 
 
-
-
 class RolloverSignal(Frozen):
     """From a predecessor at its end: the prepaid commitment that rolls into this contract."""
 

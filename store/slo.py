@@ -1,4 +1,4 @@
-"""SLO incidents per contract: re-sending an incident updates it, an identical re-send is a no-op."""
+"""SLO incidents per contract: a re-sent incident updates it; an identical re-send is a no-op."""
 
 from __future__ import annotations
 
@@ -36,21 +36,30 @@ def upsert_incident(session: Session, contract_id: str, incident: Incident, *, s
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(table).values(**values)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["contract_id", "incident_id"],
-        set_={k: statement.excluded[k] for k in ("sla_id", "started_at", "resolved_at",
-                                                  "source", "updated_at")},
-    ))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["contract_id", "incident_id"],
+            set_={
+                k: statement.excluded[k]
+                for k in ("sla_id", "started_at", "resolved_at", "source", "updated_at")
+            },
+        )
+    )
     return True
 
 
 def incidents_for(session: Session, contract_id: str) -> list[Incident]:
     rows = session.scalars(
-        select(SloIncidentRow).where(SloIncidentRow.contract_id == contract_id)  # type: ignore[arg-type]
+        select(SloIncidentRow)
+        .where(SloIncidentRow.contract_id == contract_id)  # type: ignore[arg-type]
         .order_by(SloIncidentRow.started_at, SloIncidentRow.incident_id)  # type: ignore[arg-type]
     )
     return [
-        Incident(incident_id=r.incident_id, sla_id=r.sla_id, started_at=r.started_at,
-                 resolved_at=r.resolved_at)
+        Incident(
+            incident_id=r.incident_id,
+            sla_id=r.sla_id,
+            started_at=r.started_at,
+            resolved_at=r.resolved_at,
+        )
         for r in rows
     ]

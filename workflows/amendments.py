@@ -78,7 +78,8 @@ def apply_amendment(terms: ContractTerms, amendment: Amendment) -> ContractTerms
     ends = {item.id: item.at for item in amendment.end}
     for field in ENDABLE:
         data[field] = [
-            ended for element in data[field]
+            ended
+            for element in data[field]
             if (ended := _end_element(field, element, ends.get(element["id"]))) is not None
         ]
     return ContractTerms.model_validate(data)
@@ -99,19 +100,24 @@ def _end_credit(element: dict[str, Any], at: datetime) -> dict[str, Any] | None:
     """Access from `at` on is withdrawn: later items go, a spanning item is cut at `at`."""
     credit = Credit.model_validate(element)
     items = [
-        AccessItem(amount=i.amount, starting_at=i.starting_at, ending_before=min(i.ending_before, at))
+        AccessItem(
+            amount=i.amount, starting_at=i.starting_at, ending_before=min(i.ending_before, at)
+        )
         for i in credit.access_schedule
         if i.starting_at < at
     ]
     recurrence = credit.recurrence
     if recurrence is not None:
         recurrence = (
-            None if recurrence.starting_at >= at
+            None
+            if recurrence.starting_at >= at
             else recurrence.model_copy(update={"ending_before": min(recurrence.ending_before, at)})
         )
     if not items and recurrence is None:
         return None
-    return credit.model_copy(update={"access_schedule": tuple(items), "recurrence": recurrence}).model_dump()
+    return credit.model_copy(
+        update={"access_schedule": tuple(items), "recurrence": recurrence}
+    ).model_dump()
 
 
 def successor_terms(predecessor: ContractTerms, renewal: RenewalTerms) -> ContractTerms:

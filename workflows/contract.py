@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_DETAILS,
         QUERY_STATE,
         QUERY_TERMS,
+        SIGNAL_INCIDENT,
         SIGNAL_ROLLOVER,
         UPDATE_AMEND,
         UPDATE_RENEW,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         AmendInput,
         AmendmentResult,
         ContractDetails,
+        IncidentSignal,
         RenewInput,
         RenewResult,
         RolloverSignal,
@@ -208,7 +210,8 @@ class ContractWorkflow:
             closed_periods=self.state.closed_periods + 1,
             discount_first_period=prepared.discount_first_period,
             sla_segments=(
-                *self.state.sla_segments, *(s for s in prepared.sla_segments if s.id not in known)
+                *self.state.sla_segments,
+                *(s for s in prepared.sla_segments if s.id not in known),
             ),
         )
         self._invoiced(ref)
@@ -216,9 +219,7 @@ class ContractWorkflow:
 
     async def _settle(self, through: datetime, *, exclude_end: bool) -> None:
         end = self.terms.ending_before
-        exclude = tuple(
-            s.id for s in self._segments() if exclude_end and s.ending_before >= end
-        )
+        exclude = tuple(s.id for s in self._segments() if exclude_end and s.ending_before >= end)
         result: SettleSegmentsResult = await self._activity(
             "settle_segments",
             SettleSegmentsInput(
@@ -320,6 +321,18 @@ class ContractWorkflow:
         self._set(awaiting_rollover=False)
         self._wake = True
 
+    @workflow.signal(name=SIGNAL_INCIDENT)
+    def slo_incident(self, signal: IncidentSignal) -> None:
+        """Incidents are stored by the API and read at each close; the workflow keeps the open
+        ones for its operator view."""
+        open_ids = set(self.state.open_incidents)
+        if signal.resolved_at is None:
+            open_ids.add(signal.incident_id)
+        else:
+            open_ids.discard(signal.incident_id)
+        self._set(open_incidents=tuple(sorted(open_ids)))
+        self._publish()
+
     # --- amendments ---------------------------------------------------------------------------
 
     @workflow.update(name=UPDATE_AMEND)
@@ -375,6 +388,7 @@ class ContractWorkflow:
             last_invoice_total=self.state.last_invoice_total,
             renewed_by=self.state.renewal.successor_contract_id if self.state.renewal else None,
             renews=self.terms.renews,
+            open_incidents=len(self.state.open_incidents),
             amendments=sorted(self.state.amendments),
         )
 
@@ -389,8 +403,10 @@ class ContractWorkflow:
     def _publish(self) -> None:
         """Keep the Temporal UI's search attributes and current details in step with the state."""
         workflow.upsert_search_attributes(
-            [CUSTOMER_ID.value_set(self.terms.customer_id),
-             CONTRACT_STATUS.value_set(self.state.status)]
+            [
+                CUSTOMER_ID.value_set(self.terms.customer_id),
+                CONTRACT_STATUS.value_set(self.state.status),
+            ]
         )
         d = self.details()
         last = f"{d.last_invoice_id} ({d.last_invoice_total})" if d.last_invoice_id else "none yet"
@@ -401,6 +417,7 @@ class ContractWorkflow:
             f"- periods closed: {d.closed_periods}; invoiced so far: {self.state.invoiced_total}",
             f"- last invoice: {last}",
             f"- amendments: {len(self.state.amendments)}",
+            f"- open SLO incidents: {len(self.state.open_incidents)}",
         ]
         if d.renewed_by:
             lines.append(f"- renewed by: {d.renewed_by}")
@@ -441,7 +458,9 @@ class ContractWorkflow:
             summary=f"record contract as {self.state.status}",
         )
 
-    async def _activity(self, name: str, arg: Any, result_type: type | None, *, summary: str) -> Any:
+    async def _activity(
+        self, name: str, arg: Any, result_type: type | None, *, summary: str
+    ) -> Any:
         return await workflow.execute_activity(
             name,
             arg,
@@ -454,4 +473,3 @@ class ContractWorkflow:
 
 def _scheduled_key(timestamp: datetime) -> str:
     return f"scheduled:{timestamp.isoformat()}"
-

@@ -21,20 +21,45 @@ def at(y: int, m: int, d: int = 1) -> datetime:
     return datetime(y, m, d, tzinfo=UTC)
 
 
-TERMS = ContractTerms.model_validate({
-    "id": "infrax", "customer_id": "cust", "rate_card_alias": "list",
-    "starting_at": "2024-01-01T00:00:00Z", "ending_before": "2027-01-01T00:00:00Z",
-    "overrides": [{"id": "storage-y1", "type": "multiplier", "multiplier": "0.9",
-                   "product_tags": ["storage"], "starting_at": "2024-01-01T00:00:00Z",
-                   "ending_before": "2025-01-01T00:00:00Z"}],
-    "discounts": [{"id": "promo", "type": "percent", "percent": "10"}],
-    "credits": [{"id": "onboarding", "reason": "onboarding", "access_schedule": [
-        {"amount": "300", "starting_at": "2024-01-01T00:00:00Z",
-         "ending_before": "2024-04-01T00:00:00Z"},
-        {"amount": "300", "starting_at": "2024-04-01T00:00:00Z",
-         "ending_before": "2024-07-01T00:00:00Z"}]}],
-    "alerts": [{"id": "low", "type": "balance_below", "threshold": "5000"}],
-})
+TERMS = ContractTerms.model_validate(
+    {
+        "id": "infrax",
+        "customer_id": "cust",
+        "rate_card_alias": "list",
+        "starting_at": "2024-01-01T00:00:00Z",
+        "ending_before": "2027-01-01T00:00:00Z",
+        "overrides": [
+            {
+                "id": "storage-y1",
+                "type": "multiplier",
+                "multiplier": "0.9",
+                "product_tags": ["storage"],
+                "starting_at": "2024-01-01T00:00:00Z",
+                "ending_before": "2025-01-01T00:00:00Z",
+            }
+        ],
+        "discounts": [{"id": "promo", "type": "percent", "percent": "10"}],
+        "credits": [
+            {
+                "id": "onboarding",
+                "reason": "onboarding",
+                "access_schedule": [
+                    {
+                        "amount": "300",
+                        "starting_at": "2024-01-01T00:00:00Z",
+                        "ending_before": "2024-04-01T00:00:00Z",
+                    },
+                    {
+                        "amount": "300",
+                        "starting_at": "2024-04-01T00:00:00Z",
+                        "ending_before": "2024-07-01T00:00:00Z",
+                    },
+                ],
+            }
+        ],
+        "alerts": [{"id": "low", "type": "balance_below", "threshold": "5000"}],
+    }
+)
 
 
 def amendment(**fields: object) -> Amendment:
@@ -42,9 +67,12 @@ def amendment(**fields: object) -> Amendment:
 
 
 def test_additions_are_appended_and_start_at_the_effective_instant() -> None:
-    amended = apply_amendment(TERMS, amendment(overrides=[
-        {"type": "multiplier", "multiplier": "0.85", "product_tags": ["analysis"]}
-    ]))
+    amended = apply_amendment(
+        TERMS,
+        amendment(
+            overrides=[{"type": "multiplier", "multiplier": "0.85", "product_tags": ["analysis"]}]
+        ),
+    )
     added = amended.overrides[-1]
     assert added.id == "a1-overrides-0"
     assert added.starting_at == at(2025, 1)
@@ -53,9 +81,15 @@ def test_additions_are_appended_and_start_at_the_effective_instant() -> None:
 
 
 def test_end_cuts_a_discount_and_drops_an_alert_window() -> None:
-    amended = apply_amendment(TERMS, amendment(end=[
-        {"id": "promo", "at": "2025-03-01T00:00:00Z"}, {"id": "low", "at": "2025-02-01T00:00:00Z"}
-    ]))
+    amended = apply_amendment(
+        TERMS,
+        amendment(
+            end=[
+                {"id": "promo", "at": "2025-03-01T00:00:00Z"},
+                {"id": "low", "at": "2025-02-01T00:00:00Z"},
+            ]
+        ),
+    )
     assert amended.discounts[0].ending_before == at(2025, 3)
     assert amended.alerts[0].ending_before == at(2025, 2)
 
@@ -63,27 +97,55 @@ def test_end_cuts_a_discount_and_drops_an_alert_window() -> None:
 def test_ending_a_credit_withdraws_later_access_and_cuts_the_spanning_item() -> None:
     amended = apply_amendment(
         TERMS.model_copy(update={"starting_at": at(2024, 1)}),
-        Amendment.model_validate({"id": "a2", "effective_at": "2024-02-15T00:00:00Z",
-                                  "end": [{"id": "onboarding", "at": "2024-02-15T00:00:00Z"}]}),
+        Amendment.model_validate(
+            {
+                "id": "a2",
+                "effective_at": "2024-02-15T00:00:00Z",
+                "end": [{"id": "onboarding", "at": "2024-02-15T00:00:00Z"}],
+            }
+        ),
     )
     (item,) = amended.credits[0].access_schedule
     assert (item.starting_at, item.ending_before, item.amount) == (
-        at(2024, 1), at(2024, 2, 15), Decimal("300"))
+        at(2024, 1),
+        at(2024, 2, 15),
+        Decimal("300"),
+    )
 
 
 @pytest.mark.parametrize(
     ("fields", "locked_until", "error"),
     [
-        ({"discounts": [{"id": "promo", "type": "percent", "percent": "5"}]}, at(2024, 1),
-         AmendmentInvalid),
+        (
+            {"discounts": [{"id": "promo", "type": "percent", "percent": "5"}]},
+            at(2024, 1),
+            AmendmentInvalid,
+        ),
         ({"end": [{"id": "nope", "at": "2025-02-01T00:00:00Z"}]}, at(2024, 1), AmendmentInvalid),
         ({}, at(2025, 2), AmendmentConflict),
         ({"end": [{"id": "promo", "at": "2024-06-01T00:00:00Z"}]}, at(2024, 12), AmendmentConflict),
-        ({"overrides": [{"type": "overwrite", "unit_price": "1", "product_ids": ["x"],
-                         "starting_at": "2024-11-01T00:00:00Z"}]}, at(2024, 12), AmendmentConflict),
+        (
+            {
+                "overrides": [
+                    {
+                        "type": "overwrite",
+                        "unit_price": "1",
+                        "product_ids": ["x"],
+                        "starting_at": "2024-11-01T00:00:00Z",
+                    }
+                ]
+            },
+            at(2024, 12),
+            AmendmentConflict,
+        ),
     ],
-    ids=["duplicate-id", "unknown-end", "effective-in-finalized", "end-in-finalized",
-         "override-backdated"],
+    ids=[
+        "duplicate-id",
+        "unknown-end",
+        "effective-in-finalized",
+        "end-in-finalized",
+        "override-backdated",
+    ],
 )
 def test_check_refuses(fields: dict[str, object], locked_until: datetime, error: type) -> None:
     with pytest.raises(error):
@@ -95,9 +157,9 @@ def test_check_accepts_an_amendment_in_the_open_period() -> None:
 
 
 def test_successor_starts_where_the_predecessor_ends() -> None:
-    successor = successor_terms(TERMS, RenewalTerms.model_validate(
-        {"id": "r1", "ending_before": "2030-01-01T00:00:00Z"}
-    ))
+    successor = successor_terms(
+        TERMS, RenewalTerms.model_validate({"id": "r1", "ending_before": "2030-01-01T00:00:00Z"})
+    )
     assert successor.id == "infrax-r1"
     assert successor.renews == "infrax"
     assert (successor.starting_at, successor.ending_before) == (at(2027, 1), at(2030, 1))
