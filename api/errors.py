@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from store.errors import StoreError
@@ -84,6 +85,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def _store(_: Request, exc: StoreError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail, errors=exc.errors)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # Text the database cannot hold (NUL characters, unpaired surrogates), numbers out of
+        # its range: bad input, refused whole (the transaction is rolled back).
+        return problem(422, "Unprocessable content",
+                       "the request holds text or numbers the database cannot store "
+                       "(e.g. NUL characters or unpaired UTF-16 surrogates)")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

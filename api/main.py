@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.auth import KeyRing, parse_api_keys
+from api.limits import BodySizeLimit
 from api.routes import catalog, contracts, invoices, slo, usage
 from core.config import Settings, admin_key_file
 from core.telemetry import observe_api
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keyring = keyring_for(settings)
     app.state.temporal = LazyClient(settings)
     errors.install(app)
+    app.add_middleware(BodySizeLimit)  # 413 before an oversized body is read
     # Observability (core/telemetry.py): one log format, request and SQL spans, GET /metrics.
     observe_api(app, settings)
 

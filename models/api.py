@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from models.money import MAX_FRACTION_DIGITS, Dec, UtcDatetime
+from models.money import MAX_FRACTION_DIGITS, Dec
 
 MAX_EVENTS_PER_BATCH = 10_000
 MAX_INTEGER_DIGITS = 18
+EARLIEST_EVENT_YEAR = 1970
 _DECIMAL_TEXT = re.compile(r"^-?(\d+)(?:\.(\d+))?$")
 
 
@@ -57,6 +58,19 @@ def _property_value(value: Any) -> str | int | bool | None:
     raise ValueError("a property is a string, an integer, a boolean or null")
 
 
+def _event_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps need a UTC offset (RFC 3339), e.g. 2025-01-01T00:00:00Z")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if value.year < EARLIEST_EVENT_YEAR:
+        raise ValueError(f"usage before {EARLIEST_EVENT_YEAR} is not billable")
+    return value
+
+
+EventTime = Annotated[datetime, AfterValidator(_event_time)]
 PropertyValue = Annotated[str | int | bool | None, BeforeValidator(_property_value)]
 Text256 = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -65,7 +79,7 @@ class UsageEvent(Strict):
     transaction_id: Text256
     customer_id: Text256 = Field(description="Any ingest alias of the customer.")
     event_type: Text256
-    timestamp: UtcDatetime
+    timestamp: EventTime
     properties: Annotated[
         dict[Annotated[str, Field(min_length=1, max_length=128)], PropertyValue],
         Field(max_length=128),

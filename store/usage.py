@@ -22,7 +22,14 @@ from store.aggregate import aggregate_usage
 __all__ = ["InsertResult", "aggregate_usage", "insert_events", "late_event_exists",
            "list_unmatched"]
 
-_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format, UTC
+
+def _sqlite_ts(value: datetime) -> str:
+    """SQLAlchemy's SQLite DateTime storage format, in UTC. Not strftime: %Y does not pad years
+    below 1000, and the fixed width is what makes the text sort in time order."""
+    v = value.astimezone(UTC)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:"
+            f"{v.second:02d}.{v.microsecond:06d}")
+
 
 _PG_INSERT = """
 INSERT INTO usage_events
@@ -73,10 +80,10 @@ def insert_events(
             "p": [_json(e.properties) for e in events],
         })
     else:
-        stamp = now.replace(tzinfo=None).strftime(_SQLITE_TS)
+        stamp = _sqlite_ts(now)
         result = connection.exec_driver_sql(_SQLITE_INSERT, [
             (e.transaction_id, e.customer_id, e.event_type,
-             e.timestamp.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_TS),
+             _sqlite_ts(e.timestamp),
              _json(e.properties), stamp, e.customer_id, stamp)
             for e in events
         ])

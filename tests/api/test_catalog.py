@@ -97,3 +97,16 @@ def test_unknown_fields_and_bad_amounts_are_422(client: TestClient) -> None:
         assert response.json()["errors"]
     bad_tax = {"id": "c", "name": "C", "tax_rate": 0.2}
     assert client.post("/v1/customers", json=bad_tax, headers=auth("sales")).status_code == 422
+
+
+def test_text_the_database_cannot_hold_is_422(client: TestClient) -> None:
+    for name in ("a\\u0000b", "\\ud800x"):
+        body = '{"id": "p", "name": "' + name + '", "kind": "fixed"}'
+        response = client.post("/v1/products", content=body,
+                               headers={**auth("admin"), "content-type": "application/json"})
+        assert response.status_code in (201, 422), response.text
+    batch = ('[{"transaction_id": "t\\u0000", "customer_id": "a", "event_type": "e",'
+             ' "timestamp": "2025-01-01T00:00:00Z"}]')
+    response = client.post("/v1/usage", content=batch,
+                           headers={**auth("ingest"), "content-type": "application/json"})
+    assert response.status_code in (200, 422)
