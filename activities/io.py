@@ -90,3 +90,23 @@ class CloseWindow(Frozen):
 
     period: Period
     close_at: UtcDatetime
+
+
+class EvaluateAlertsInput(Frozen):
+    """Check the contract's spend alerts at `at`; `period` is the open period (None once every
+    period is invoiced)."""
+
+    terms: ContractTerms
+    at: UtcDatetime
+    period: Period | None = None
+    extra_segments: tuple[Segment, ...] = ()
+    discount_first_period: dict[str, int] = {}
+
+
+class EvaluateAlertsResult(Frozen):
+    firing_ids: tuple[int, ...] = ()
+
+
+class DeliverAlertInput(Frozen):
+    contract_id: str
+    firing_id: int

@@ -13,10 +13,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.io import (
+        DeliverAlertInput,
+        EvaluateAlertsInput,
+        EvaluateAlertsResult,
         FinalizeInvoiceInput,
         InvoiceRefResult,
         PrepareUsageInvoiceInput,
@@ -68,6 +71,16 @@ ACTIVITY_RETRY = RetryPolicy(
     non_retryable_error_types=["InvalidTerms"],
 )
 ACTIVITY_TIMEOUT = timedelta(minutes=5)
+ALERT_INTERVAL = timedelta(days=1)
+# A webhook receiver that is down holds up the contract for a few minutes at most; a firing
+# still undelivered after that is handed back by the next alert check and tried again.
+DELIVERY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+    non_retryable_error_types=["UnknownFiring"],
+)
 
 
 @dataclass(frozen=True)
@@ -128,11 +141,14 @@ class ContractWorkflow:
             pass
 
     def _next_action(self) -> Action | None:
-        """The earliest due action; ties go activate → scheduled → close → settle → end."""
+        """The earliest due action; ties go activate → scheduled → close → settle → alerts → end."""
         terms, state = self.terms, self.state
         candidates: list[Action] = []
         if state.status == "scheduled":
             candidates.append(Action(terms.starting_at, "activate"))
+        if state.status == "active" and self._watched_alerts():
+            checked = state.alerts_checked_at or terms.starting_at
+            candidates.append(Action(checked + ALERT_INTERVAL, "alerts"))
         for ts in scheduled_invoice_times(terms):
             if _scheduled_key(ts) not in state.issued:
                 candidates.append(Action(ts, "scheduled", timestamp=ts))
@@ -148,7 +164,7 @@ class ContractWorkflow:
         if state.closed_periods == len(periods) and not candidates:
             if not state.rolled_over:
                 candidates.append(Action(terms.ending_before, "end"))
-        order = ("activate", "scheduled", "close", "settle", "end")
+        order = ("activate", "scheduled", "close", "settle", "alerts", "end")
         return min(candidates, key=lambda a: (a.due, order.index(a.kind)), default=None)
 
     def _unsettled(self, through: datetime) -> bool:
@@ -171,6 +187,8 @@ class ContractWorkflow:
         elif action.kind == "settle":
             assert action.timestamp is not None
             await self._settle(action.timestamp, exclude_end=True)
+        elif action.kind == "alerts":
+            await self._evaluate_alerts()
         else:
             await self._end()
 
@@ -216,6 +234,46 @@ class ContractWorkflow:
         )
         self._invoiced(ref)
         self._closing = None
+        if self._watched_alerts():
+            await self._evaluate_alerts()
+
+    def _watched_alerts(self) -> bool:
+        now = workflow.now()
+        return any(a.ending_before is None or a.ending_before > now for a in self.terms.alerts)
+
+    async def _evaluate_alerts(self) -> None:
+        """Check spend alerts now; each firing is delivered by its own retried activity."""
+        periods = self._periods()
+        open_period = (
+            periods[self.state.closed_periods]
+            if self.state.closed_periods < len(periods)
+            else None
+        )
+        now = workflow.now()
+        result: EvaluateAlertsResult = await self._activity(
+            "evaluate_alerts",
+            EvaluateAlertsInput(
+                terms=self.terms,
+                at=now,
+                period=open_period,
+                extra_segments=self.state.sla_segments,
+                discount_first_period=self.state.discount_first_period,
+            ),
+            EvaluateAlertsResult,
+            summary=f"check {len(self.terms.alerts)} spend alert(s)",
+        )
+        self._set(alerts_checked_at=now)
+        for firing_id in result.firing_ids:
+            try:
+                await workflow.execute_activity(
+                    "deliver_alert",
+                    DeliverAlertInput(contract_id=self.terms.id, firing_id=firing_id),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=DELIVERY_RETRY,
+                    summary=f"deliver alert firing {firing_id}",
+                )
+            except ActivityError:
+                workflow.logger.warning("alert firing %s not delivered yet", firing_id)
 
     async def _settle(self, through: datetime, *, exclude_end: bool) -> None:
         end = self.terms.ending_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from models.messages import AmendmentResult, ContractStatus, RenewResult
-from models.money import Dec
+from models.money import Dec, UtcDatetime
 from models.terms import ContractTerms, Frozen
 from pricing.types import Segment
 
@@ -25,6 +25,7 @@ class ContractState(Frozen):
     last_invoice_total: Dec | None = None
     invoiced_total: Dec = Decimal("0")
     open_incidents: tuple[str, ...] = ()
+    alerts_checked_at: UtcDatetime | None = None
 
 
 class ContractWorkflowInput(Frozen):
