@@ -68,7 +68,11 @@ def devstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, int
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_until(
-            lambda: http_ok(f"http://127.0.0.1:{api_port}/healthz"),
+            # The banner, not just /healthz: only then is the supervisor watching its children.
+            lambda: (
+                http_ok(f"http://127.0.0.1:{api_port}/healthz")
+                and "Ctrl-C stops everything" in log.read_text()
+            ),
             "devstack API",
             timeout=90,
             alive=lambda: proc.poll() is None,
