@@ -65,7 +65,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=[ContractWorkflow],
-        activities=contract_activities(engine, client, settings.task_queue),
+        activities=contract_activities(
+            engine, client, settings.task_queue, webhook_secret=settings.webhook_secret
+        ),
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
     )

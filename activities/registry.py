@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from activities.alerts import AlertActivities
 from activities.billing import BillingActivities
 from activities.contracts import ContractActivities
 
 
 def contract_activities(
-    engine: Engine, client: Client, task_queue: str
+    engine: Engine, client: Client, task_queue: str, webhook_secret: str = ""
 ) -> list[Callable[..., Any]]:
     billing = BillingActivities(engine)
+    alerts = AlertActivities(engine, webhook_secret)
     contracts = ContractActivities(engine, client, task_queue)
     return [
         billing.prepare_usage_invoice,
@@ -26,4 +28,6 @@ def contract_activities(
         contracts.record_contract,
         contracts.start_successor,
         contracts.send_rollover,
+        alerts.evaluate_alerts,
+        alerts.deliver_alert,
     ]

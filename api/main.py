@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import KeyRing, parse_api_keys
 from api.limits import BodySizeLimit
-from api.routes import catalog, contracts, invoices, slo, usage
+from api.routes import alerts, catalog, contracts, invoices, slo, usage
 from core.config import Settings, admin_key_file
 from core.telemetry import observe_api
 from core.temporal import LazyClient
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (catalog, contracts, usage, invoices, slo):
+    for module in (catalog, contracts, usage, invoices, slo, alerts):
         app.include_router(module.router)
     return app
 

@@ -22,6 +22,8 @@ from store.migrate import upgrade
 from worker import ensure_search_attributes
 from workflows.contract import ContractWorkflow
 
+WEBHOOK_SECRET = "workflow-test-secret"
+
 
 def test_server_path() -> str | None:
     found = shutil.which("temporal-test-server")
@@ -71,7 +73,9 @@ async def harness(env: WorkflowEnvironment, billing_engine: Engine) -> AsyncIter
             env.client,
             task_queue=task_queue,
             workflows=[ContractWorkflow],
-            activities=contract_activities(billing_engine, env.client, task_queue),
+            activities=contract_activities(
+                billing_engine, env.client, task_queue, webhook_secret=WEBHOOK_SECRET
+            ),
             activity_executor=executor,
         )
         async with worker:
