@@ -48,8 +48,11 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest || status=1; \
 	exit $$status
 
+# Every bench/*.py that is a program (has a __main__ block), run as a module from the root.
 bench: $(RUN_STAMP)
-	@shopt -s nullglob; for f in bench/*.py; do echo "== $$f"; $(PY) "$$f" || exit 1; done
+	@for f in $$(grep -l "__main__" bench/*.py 2>/dev/null); do \
+		m=$$(basename "$$f" .py); echo "== python -m bench.$$m"; $(PY) -m "bench.$$m" || exit 1; \
+	done
 
 clean-venv:
 	rm -rf $(VENV)
