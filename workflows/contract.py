@@ -70,7 +70,9 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["InvalidTerms"],
 )
-ACTIVITY_TIMEOUT = timedelta(minutes=5)
+# Nothing heartbeats, so a worker killed mid-activity is only noticed when this runs out:
+# keep it short (every activity is one transaction; SQLite waits up to 30 s for a lock).
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
 ALERT_INTERVAL = timedelta(days=1)
 # A webhook receiver that is down holds up the contract for a few minutes at most; a firing
 # still undelivered after that is handed back by the next alert check and tried again.
