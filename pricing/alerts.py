@@ -5,7 +5,7 @@ The activity records firings; this module only decides.
 
 - balance_below: the pooled remaining balance of the prepaid commit and credit segments whose
   access window contains `at` (postpaid excluded), less what the open period's draft would draw
-  from them, is strictly under the threshold.
+  from them, is strictly under the threshold. With no such segment it is not in breach.
 - spend_above: the open period's spend to date (usage + corrections − discounts, before commits,
   tax and credits) is strictly over the threshold.
 - projected_exhaustion: burn rate = prepaid/credit drawdown in the window
@@ -122,7 +122,9 @@ def evaluate_alert(alert: Alert, snapshot: AlertSnapshot) -> AlertReading:
     balance = live_balance(snapshot)
     if alert.type == "balance_below":
         assert alert.threshold is not None
-        return _reading(alert, balance < alert.threshold, balance)
+        # With no segment open there is no balance to watch: an expiry is not a spend.
+        live = bool(live_segments(snapshot.segments, snapshot.at))
+        return _reading(alert, live and balance < alert.threshold, balance)
     if alert.type == "spend_above":
         assert alert.threshold is not None
         spend = snapshot.period_spend

@@ -89,10 +89,11 @@ def test_balance_pools_live_commits_and_credits_but_not_postpaid_or_other_window
     assert live_balance(snap) == D("650")
 
 
-def test_balance_below_with_nothing_live_reads_zero() -> None:
-    reading = evaluate_alert(alert("balance_below", "1"), snapshot(segments=(), balances=()))
-    assert (reading.in_breach, reading.observed) == (True, D("0"))
-    assert not evaluate_alert(alert("balance_below", "0"), snapshot(segments=())).in_breach
+def test_balance_below_watches_nothing_when_no_segment_is_open() -> None:
+    ended = segment("prepaid:0", "1000", end=datetime(2025, 3, 1, tzinfo=UTC))
+    reading = evaluate_alert(alert("balance_below", "1"), snapshot(segments=(ended,)))
+    assert (reading.in_breach, reading.observed) == (False, D("0"))
+    assert not evaluate_alert(alert("balance_below", "1"), snapshot(segments=())).in_breach
 
 
 # --- spend_above -----------------------------------------------------------------------------
