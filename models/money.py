@@ -63,7 +63,10 @@ def _non_negative(value: Decimal) -> Decimal:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps need a UTC offset (RFC 3339), e.g. 2025-01-01T00:00:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        raise ValueError("timestamp out of range") from exc
 
 
 Dec = Annotated[

@@ -1,4 +1,4 @@
-"""Contract terms and catalog: the shapes shared by the API, the workflows, the activities and pricing.
+"""Contract terms and catalog: the shapes the API, workflows, activities and pricing share.
 
 Every model is frozen and refuses unknown fields. Validation here is structural (one price per
 rate, sorted tiers, non-overlapping schedules, unique ids); cross-object checks that need the
@@ -367,16 +367,18 @@ class ContractLists(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _number_elements(cls, data: Any) -> Any:
-        """Elements sent without an id get `<list>-<index>` (amendments: `<amendment>-<list>-<index>`),
-        so a re-sent body is identical."""
+        """Elements sent without an id get `<list>-<index>` (in an amendment
+        `<amendment>-<list>-<index>`), so a re-sent body is identical."""
         if isinstance(data, dict):
             data = dict(data)
-            prefix = f"{data['id']}-" if cls is Amendment and isinstance(data.get("id"), str) else ""
+            named = cls is Amendment and isinstance(data.get("id"), str)
+            prefix = f"{data['id']}-" if named else ""
             for field in LIST_FIELDS:
                 items = data.get(field)
                 if isinstance(items, list | tuple):
                     data[field] = [
-                        {"id": f"{prefix}{field}-{i}", **item} if isinstance(item, dict) and "id" not in item
+                        {"id": f"{prefix}{field}-{i}", **item}
+                        if isinstance(item, dict) and "id" not in item
                         else item
                         for i, item in enumerate(items)
                     ]

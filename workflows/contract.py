@@ -116,11 +116,15 @@ class ContractWorkflow:
         while True:
             if self.terms.renewal is not None and self.state.renewal is None:
                 await self._renew(self.terms.renewal)
+            if self.state.rolled_over:
+                break
             action = self._next_action()
             if action is None:
-                break
-            now = workflow.now()
-            if action.due > now:
+                # Only a signal can move the contract on (a successor awaiting its rollover).
+                self._wake = False
+                await workflow.wait_condition(lambda: self._wake)
+                continue
+            if action.due > workflow.now():
                 await self._sleep_until(action)
                 continue
             await self._perform(action)
