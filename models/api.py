@@ -147,7 +147,9 @@ class InvoiceTotals(Strict):
     total: Dec
 
 
-class InvoiceOut(Strict):
+class InvoiceOut(InvoiceTotals):
+    """An invoice; its totals appear both at the top level (SPEC 9) and grouped under `totals`."""
+
     id: str
     contract_id: str
     customer_id: str

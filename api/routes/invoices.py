@@ -15,16 +15,17 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 
 
 def invoice_out(view: invoice_store.InvoiceView) -> InvoiceOut:
+    totals = InvoiceTotals(
+        usage=view.usage, corrections=view.corrections, discounts=view.discounts,
+        commit_applied=view.commit_applied, tax=view.tax,
+        credits_applied=view.credits_applied, total=view.total,
+    )
     return InvoiceOut(
         id=view.id, contract_id=view.contract_id, customer_id=view.customer_id, key=view.key,
         kind=view.kind, status=view.status, period_start=view.period_start,
         period_end=view.period_end, issued_at=view.issued_at, due_at=view.due_at,
         finalized_at=view.finalized_at, currency=view.currency,
-        totals=InvoiceTotals(
-            usage=view.usage, corrections=view.corrections, discounts=view.discounts,
-            commit_applied=view.commit_applied, tax=view.tax,
-            credits_applied=view.credits_applied, total=view.total,
-        ),
+        totals=totals, **totals.model_dump(),
         lines=[InvoiceLineOut(**vars(line)) for line in view.lines],
     )
 
