@@ -6,6 +6,7 @@ preview is exactly what the close would produce if nothing more arrived.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -23,7 +24,9 @@ from pricing import (
 )
 from pricing.types import (
     Catalog,
+    Incident,
     InvoiceInput,
+    PastPeriod,
     Period,
     PricedInvoice,
     RatedLine,
@@ -85,6 +88,10 @@ def segment_balances(
     )
 
 
+def _periods(terms: ContractTerms) -> tuple[Period, ...]:
+    return billing_periods(terms.starting_at, terms.ending_before, terms.billing.cycle)
+
+
 def rate_period(session: Session, ctx: PricingContext, period: Period) -> tuple[RatedLine, ...]:
     """Aggregate the period's events in the database and rate them."""
     usage_products = [p for p in ctx.catalog.products if p.kind == "usage"]
@@ -134,6 +141,42 @@ def late_corrections(
     return tuple(corrections)
 
 
+def past_sla_periods(
+    session: Session, ctx: PricingContext, before: Period, incidents: tuple[Incident, ...]
+) -> tuple[PastPeriod, ...]:
+    """Finalized periods that incidents reach, with what their invoices billed and what SLA credit
+    they earned so far, so incidents that arrived after a close are credited at the next one."""
+    terms = ctx.terms
+    if not terms.sla or not incidents:
+        return ()
+    periods = {p.start: p for p in _periods(terms)}
+    granted: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in ledger_store.entries_for(session, terms.id):
+        if entry.kind == "grant" and entry.segment_id.startswith("sla:"):
+            _, sla_id, index, *_ = entry.segment_id.split(":")
+            granted[f"{sla_id}:{index}"] += entry.amount
+    past: list[PastPeriod] = []
+    for invoice in invoice_store.list_invoices(session, terms.id):
+        period = periods.get(invoice.period_start) if invoice.kind == "usage" else None
+        if period is None or period.start >= before.start:
+            continue
+        if not any(i.started_at < period.end and (i.resolved_at is None
+                                                  or i.resolved_at > period.start)
+                   for i in incidents):
+            continue
+        net: dict[str, Decimal] = defaultdict(Decimal)
+        for line in invoice_store.get_invoice(session, invoice.id).lines:
+            if line.type == "usage" and line.product_id is not None:
+                net[line.product_id] += line.amount - line.discount
+        past.append(PastPeriod(
+            period=period,
+            net_by_product=dict(net),
+            sla_credited={s.id: granted[f"{s.id}:{period.index}"] for s in terms.sla
+                          if f"{s.id}:{period.index}" in granted},
+        ))
+    return tuple(past)
+
+
 def price_period(
     session: Session,
     ctx: PricingContext,
@@ -144,6 +187,7 @@ def price_period(
 ) -> PricedInvoice:
     """The usage invoice of `period` as its close computes it (and the draft preview shows it)."""
     segments = (*expand_segments(ctx.terms), *extra_segments)
+    incidents = tuple(slo_store.incidents_for(session, ctx.terms.id))
     return price_usage_invoice(
         InvoiceInput(
             terms=ctx.terms,
@@ -154,8 +198,8 @@ def price_period(
             correction_lines=late_corrections(session, ctx, period),
             balances=segment_balances(session, ctx.terms.id, segments),
             discount_first_period=discount_first_period or {},
-            incidents=tuple(slo_store.incidents_for(session, ctx.terms.id)),
-            past_periods=(),
+            incidents=incidents,
+            past_periods=past_sla_periods(session, ctx, period, incidents),
             extra_segments=extra_segments,
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 
 from models.terms import ContractTerms, Product, Sla, SlaTier
@@ -40,6 +40,13 @@ def availability(incidents: Sequence[Incident], start: datetime, end: datetime) 
     with localcontext(EXACT):
         # 80 digits: far finer than any gap between a non-terminating value and a tier bound
         return Decimal(exact_value.numerator) / Decimal(exact_value.denominator)
+
+
+def _evidence(value: Fraction) -> Decimal:
+    """Availability as shown in the explanation: 10 decimals, rounded down so it never reads
+    as better than it was (the tier was chosen on the exact value)."""
+    shown = Decimal(value.numerator) / Decimal(value.denominator)
+    return shown.quantize(Decimal("1e-10"), rounding=ROUND_DOWN)
 
 
 def sla_credit_percent(tiers: Sequence[SlaTier], availability: Decimal) -> Decimal:
@@ -111,7 +118,7 @@ def _grant(
         starting_at=grant_start, ending_before=grant_end, amount=amount,
     )
     return SlaGrant(
-        sla_id=sla.id, period=period, availability=Decimal(value.numerator) / value.denominator,
+        sla_id=sla.id, period=period, availability=_evidence(value),
         downtime_seconds=Decimal(_downtime(hits, period.start, period.end)) / 1_000_000,
         percent=percent, amount=amount, incident_ids=tuple(i.incident_id for i in hits),
         segment=segment,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.client import Client
 
 from api.auth import require
 from api.contract_service import handle_for
-from api.deps import SessionDep, TemporalDep
+from api.deps import SessionDep
 from api.errors import NotFound, Unprocessable
 from models.messages import SIGNAL_INCIDENT, IncidentSignal
 from models.slo import AlertmanagerPayload, SloEvent
@@ -51,9 +51,11 @@ def _store(session: Session, event: SloEvent, source: str) -> bool:
     return slo_store.upsert_incident(session, event.contract_id, incident, source=source)
 
 
-async def _notify(client: Client, event: SloEvent) -> None:
-    """Tell the contract's workflow; the close reads incidents from the database either way."""
+async def _notify(request: Request, event: SloEvent) -> None:
+    """Tell the contract's workflow; the close reads incidents from the database either way, so
+    an unreachable Temporal or an ended workflow loses nothing."""
     try:
+        client: Client = await request.app.state.temporal.get()
         await handle_for(client, event.contract_id).signal(
             SIGNAL_INCIDENT,
             IncidentSignal(
@@ -63,14 +65,12 @@ async def _notify(client: Client, event: SloEvent) -> None:
                 resolved_at=event.resolved_at,
             ),
         )
-    except Exception as exc:  # an ended workflow cannot take signals; the row is what counts
+    except Exception as exc:  # noqa: BLE001 - the stored row is what counts
         log.info("incident not signalled", contract_id=event.contract_id, error=str(exc))
 
 
 @router.post("", dependencies=[Depends(require("observability"))])
-async def post_incident(
-    event: SloEvent, session: SessionDep, client: TemporalDep
-) -> dict[str, Any]:
+async def post_incident(event: SloEvent, session: SessionDep, request: Request) -> dict[str, Any]:
     """One breach event; re-sending it updates it, an identical re-send changes nothing."""
     try:
         changed = await run_in_threadpool(_store, session, event, "api")
@@ -82,13 +82,13 @@ async def post_incident(
         ) from exc
     await run_in_threadpool(session.commit)
     if changed:
-        await _notify(client, event)
+        await _notify(request, event)
     return {"incident_id": event.incident_id, "changed": changed}
 
 
 @router.post("/alertmanager", dependencies=[Depends(require("observability"))])
 async def post_alertmanager(
-    payload: AlertmanagerPayload, session: SessionDep, client: TemporalDep
+    payload: AlertmanagerPayload, session: SessionDep, request: Request
 ) -> dict[str, Any]:
     """Firing alerts open incidents and resolved ones close them; alerts that name no contract
     or SLA are reported back under `rejected`, never dropped silently."""
@@ -127,5 +127,5 @@ async def post_alertmanager(
             changed_events.append(event)
     await run_in_threadpool(session.commit)
     for event in changed_events:
-        await _notify(client, event)
+        await _notify(request, event)
     return {"accepted": accepted, "rejected": rejected}
