@@ -240,7 +240,7 @@ def correction_lines(
             details={"corrects_period": ref, "rerated_quantity": fmt(new_q),
                      "rerated_amount": fmt(new_a), "invoiced_quantity": fmt(old_q),
                      "invoiced_amount": fmt(old_a), "rerated": new.details if new else None},
-            references={"corrects_period": ref,
+            references={"corrects_period": ref, "period_start": ref["start"],
                         "overrides": new.references.get("overrides", []) if new else []},
         ))
     return tuple(lines)
