@@ -11,13 +11,14 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: help run test lint pytest bench clean-venv
+.PHONY: help run test lint pytest bench demo clean-venv
 
 help:
 	@echo "make run    start Temporal dev server + UI, worker and API (Ctrl-C stops all three)"
 	@echo "make test   install test dependencies, lint, run the whole test suite"
 	@echo "make lint   ruff on everything, mypy strict on pricing/ and models/"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make demo   provision the InfraX deal (2024-2027) against the running stack and tour it"
 
 $(PY):
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -53,6 +54,10 @@ bench: $(RUN_STAMP)
 	@for f in $$(grep -l "__main__" bench/*.py 2>/dev/null); do \
 		m=$$(basename "$$f" .py); echo "== python -m bench.$$m"; $(PY) -m "bench.$$m" || exit 1; \
 	done
+
+# Against the stack `make run` started (DEMO_API_URL, API_KEYS or var/admin_api_key; see --help).
+demo: $(RUN_STAMP)
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
