@@ -181,7 +181,7 @@ async def noop_storm(client: Client, n: int, lead: float, timeout: float) -> flo
 async def main(args: argparse.Namespace) -> None:
     configure_logging(args.log_level, "console")
     n = args.contracts
-    lead = args.lead if args.lead is not None else 10 + 0.06 * n
+    lead = args.lead if args.lead is not None else 15 + 0.12 * n
     with scratch_dir() as scratch:
         workdir = Path(scratch)
         database_url = args.database_url or f"sqlite:///{workdir / 'billing.db'}"
@@ -209,7 +209,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=None,
                         help="an empty billing database (default: a temp SQLite file)")
     parser.add_argument("--lead", type=float, default=None,
-                        help="seconds from now to the close instant (default 10 + 0.06 × N)")
+                        help="seconds from now to the close instant (default 15 + 0.12 × N)")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
