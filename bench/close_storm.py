@@ -2,7 +2,7 @@
 """Close storm: N contracts whose first period closes at the same instant, on an embedded dev
 server, against the same number of one-no-op-activity workflows on the same server in the same run.
 
-    .venv/bin/python -m bench.close_storm [--contracts 1000] [--database-url URL]
+    .venv/bin/python -m bench.close_storm [--contracts 1000] [--backend sqlite|postgresql]
 
 Each contract is a month-long first period with usage from its own customer, a 10% discount on
 tokens and a prepaid commit drawn down by the close. All N are started and activated, then sleep
@@ -36,6 +36,7 @@ from bench._stack import (
     peak_rss_mb,
     scratch_dir,
 )
+from bench.common import fresh_database
 from core.config import Settings
 from core.logging import configure_logging
 from core.temporal import start_contract_workflow
@@ -155,7 +156,7 @@ async def close_storm(client: Client, settings: Settings, engine: Engine, n: int
             ).one()
         seconds = (last.replace(tzinfo=UTC) - close_at).total_seconds()
         print(f"{n} usage invoices finalized {seconds:.2f}s after the close instant "
-              f"(commit drawn: {Decimal(totals[1] or 0)})")
+              f"(commit drawn: {Decimal(totals[1] or 0):.2f})")
         rss_now = current_rss_mb()
     return {"close_s": seconds, "start_s": started_s, "rss_cached": rss_now,
             "rss_peak": peak_rss_mb()}
@@ -182,9 +183,8 @@ async def main(args: argparse.Namespace) -> None:
     configure_logging(args.log_level, "console")
     n = args.contracts
     lead = args.lead if args.lead is not None else 15 + 0.12 * n
-    with scratch_dir() as scratch:
+    with scratch_dir() as scratch, fresh_database(args.backend) as database_url:
         workdir = Path(scratch)
-        database_url = args.database_url or f"sqlite:///{workdir / 'billing.db'}"
         engine = make_engine(database_url)
         upgrade(engine)
         async with dev_server(workdir) as address:
@@ -206,8 +206,8 @@ async def main(args: argparse.Namespace) -> None:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=1000)
-    parser.add_argument("--database-url", default=None,
-                        help="an empty billing database (default: a temp SQLite file)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="a temp SQLite file, or a throw-away schema in BENCH_POSTGRES_URL")
     parser.add_argument("--lead", type=float, default=None,
                         help="seconds from now to the close instant (default 15 + 0.12 × N)")
     parser.add_argument("--timeout", type=float, default=900.0)
