@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import structlog
 from sqlalchemy import Engine
@@ -81,10 +82,14 @@ class BillingActivities:
                 discount_first_period=input.discount_first_period,
             )
             ref = self._save(session, terms.id, terms.customer_id, priced, status="draft")
+            sla_segments = tuple(g.segment for g in priced.sla_grants)
             result = PrepareUsageInvoiceResult(
                 invoice=ref,
                 discount_first_period=priced.discount_first_period,
-                sla_segments=tuple(g.segment for g in priced.sla_grants),
+                sla_segments=sla_segments,
+                balance=self._balance_after(
+                    session, terms.id, [*active, *sla_segments], period.end
+                ),
             )
             close_store.save_result(session, terms.id, key, result.model_dump(mode="json"))
         for grant in priced.sla_grants:
@@ -175,6 +180,16 @@ class BillingActivities:
         return RolloverResult(commits=result.commits, settled=tuple(sorted(rolled)))
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    def _balance_after(
+        self, session: Session, contract_id: str, segments: list[Segment], at: datetime
+    ) -> Decimal:
+        """What prepaid commitments and credits leave to spend from `at` on."""
+        usable = [s for s in segments
+                  if s.commit_type != "postpaid" and s.starting_at <= at < s.ending_before]
+        return sum(
+            (b.remaining for b in segment_balances(session, contract_id, usable)), Decimal(0)
+        )
 
     def _save(
         self,

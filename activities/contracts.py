@@ -8,8 +8,10 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 
 from activities.io import (
+    RecordAmendmentInput,
     RecordContractInput,
     SendRolloverInput,
     StartSuccessorInput,
@@ -17,6 +19,8 @@ from activities.io import (
 )
 from core.temporal import start_contract_workflow
 from models.messages import SIGNAL_ROLLOVER, RolloverSignal, workflow_id
+from models.terms import ContractTerms
+from pricing.amendments import apply_amendment
 from store import contracts as contract_store
 
 log = structlog.get_logger(__name__)
@@ -34,6 +38,17 @@ class ContractActivities:
             contract_store.save_projection(
                 session, input.terms, status=input.status, renewed_by=input.renewed_by
             )
+
+    @activity.defn(name="record_amendment")
+    def record_amendment(self, input: RecordAmendmentInput) -> None:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            row = contract_store.get_contract(session, input.contract_id)
+            if row is None:
+                raise ApplicationError(
+                    f"no contract {input.contract_id!r}", type="InvalidTerms", non_retryable=True
+                )
+            terms = apply_amendment(ContractTerms.model_validate(row.terms), input.amendment)
+            contract_store.save_projection(session, terms, status=row.status)
 
     @activity.defn(name="start_successor")
     async def start_successor(self, input: StartSuccessorInput) -> StartSuccessorResult:

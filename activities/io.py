@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from models.money import Dec, UtcDatetime
-from models.terms import Commit, ContractTerms, Frozen
+from models.terms import Amendment, Commit, ContractTerms, Frozen
 from pricing.types import Period, Segment
 
 
@@ -39,6 +40,7 @@ class PrepareUsageInvoiceResult(Frozen):
     invoice: InvoiceRefResult
     discount_first_period: dict[str, int] = {}
     sla_segments: tuple[Segment, ...] = ()
+    balance: Dec = Decimal("0")  # prepaid commit + credit left for the next period
 
 
 class FinalizeInvoiceInput(Frozen):
@@ -110,3 +112,11 @@ class EvaluateAlertsResult(Frozen):
 class DeliverAlertInput(Frozen):
     contract_id: str
     firing_id: int
+
+
+class RecordAmendmentInput(Frozen):
+    """Bring the contract projection up to date with one amendment (not the whole terms, which
+    grow with every amendment)."""
+
+    contract_id: str
+    amendment: Amendment

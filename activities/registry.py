@@ -26,6 +26,7 @@ def contract_activities(
         billing.settle_segments,
         billing.roll_over,
         contracts.record_contract,
+        contracts.record_amendment,
         contracts.start_successor,
         contracts.send_rollover,
         alerts.evaluate_alerts,

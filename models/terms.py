@@ -7,6 +7,7 @@ catalog (does the product exist, do currencies agree) live where the catalog is 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -389,8 +390,7 @@ class ContractLists(Frozen):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        ids = self.element_ids()
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = sorted(i for i, n in Counter(self.element_ids()).items() if n > 1)
         if duplicates:
             raise ValueError(f"element ids must be unique within the contract: {duplicates}")
         return self

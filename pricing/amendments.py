@@ -1,4 +1,5 @@
-"""Applying amendments and renewals to contract terms: pure, so the workflow stays deterministic."""
+"""Applying amendments and renewals to contract terms: pure, so the workflow stays deterministic
+and the contract projection can be brought up to date from the amendment alone."""
 
 from __future__ import annotations
 
@@ -66,11 +67,13 @@ def _instants(amendment: Amendment) -> list[datetime]:
 
 
 def apply_amendment(terms: ContractTerms, amendment: Amendment) -> ContractTerms:
-    """The terms with the amendment's additions appended and its `end` items cut short."""
+    """The terms with the amendment's additions appended and its `end` items cut short.
+    Applying it twice gives the same terms: additions already present are not added again."""
     data = terms.model_dump()
     effective = amendment.effective_at
+    present = set(terms.element_ids())
     for field in LIST_FIELDS:
-        added = [e.model_dump() for e in getattr(amendment, field)]
+        added = [e.model_dump() for e in getattr(amendment, field) if e.id not in present]
         if field in ("overrides", "discounts"):
             for element in added:
                 element["starting_at"] = element["starting_at"] or effective

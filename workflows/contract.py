@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         InvoiceRefResult,
         PrepareUsageInvoiceInput,
         PrepareUsageInvoiceResult,
+        RecordAmendmentInput,
         RecordContractInput,
         RolloverInput,
         RolloverResult,
@@ -55,14 +56,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.terms import ContractTerms, RenewalTerms
     from pricing import billing_periods, expand_segments, scheduled_invoice_times
-    from pricing.types import Period
-    from workflows.amendments import (
+    from pricing.amendments import (
         AmendmentConflict,
         AmendmentInvalid,
         apply_amendment,
         check_amendment,
         successor_terms,
     )
+    from pricing.types import Period
     from workflows.state import ContractState, ContractWorkflowInput
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -74,6 +75,10 @@ ACTIVITY_RETRY = RetryPolicy(
 # keep it short (every activity is one transaction; SQLite waits up to 30 s for a lock).
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 ALERT_INTERVAL = timedelta(days=1)
+# A run continues as new well before Temporal's own limits, so even a period with a thousand
+# amendments keeps every run's history small and fast to replay.
+HISTORY_EVENTS_BUDGET = 2_000
+HISTORY_BYTES_BUDGET = 1_000_000
 # A webhook receiver that is down holds up the contract for a few minutes at most; a firing
 # still undelivered after that is handed back by the next alert check and tried again.
 DELIVERY_RETRY = RetryPolicy(
@@ -126,14 +131,28 @@ class ContractWorkflow:
                 continue
             if action.due > workflow.now():
                 await self._sleep_until(action)
+                if self._history_full():
+                    await self._continue_as_new()
                 continue
             await self._perform(action)
             self._publish()
-            if action.kind == "close" or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(ContractWorkflowInput(terms=self.terms, state=self.state))
+            if action.kind == "close" or self._history_full():
+                await self._continue_as_new()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.details()
+
+    def _history_full(self) -> bool:
+        """Past our own budget (well under Temporal's limits), or when the server suggests it."""
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > HISTORY_EVENTS_BUDGET
+            or info.get_current_history_size() > HISTORY_BYTES_BUDGET
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(ContractWorkflowInput(terms=self.terms, state=self.state))
 
     async def _sleep_until(self, action: Action) -> None:
         self._wake = False
@@ -152,9 +171,6 @@ class ContractWorkflow:
         candidates: list[Action] = []
         if state.status == "scheduled":
             candidates.append(Action(terms.starting_at, "activate"))
-        if state.status == "active" and self._watched_alerts():
-            checked = state.alerts_checked_at or terms.starting_at
-            candidates.append(Action(checked + ALERT_INTERVAL, "alerts"))
         for ts in scheduled_invoice_times(terms):
             if _scheduled_key(ts) not in state.issued:
                 candidates.append(Action(ts, "scheduled", timestamp=ts))
@@ -167,9 +183,13 @@ class ContractWorkflow:
         closed_through = periods[state.closed_periods - 1].end if state.closed_periods else None
         if closed_through is not None and self._unsettled(closed_through):
             candidates.append(Action(closed_through, "settle", timestamp=closed_through))
-        if state.closed_periods == len(periods) and not candidates:
-            if not state.rolled_over:
-                candidates.append(Action(terms.ending_before, "end"))
+        if state.closed_periods == len(periods) and not candidates and not state.rolled_over:
+            candidates.append(Action(terms.ending_before, "end"))
+        # Alert checks run while there is an open period; they never hold up the end.
+        if state.status == "active" and state.closed_periods < len(periods):
+            if self._watched_alerts():
+                checked = state.alerts_checked_at or terms.starting_at
+                candidates.append(Action(checked + ALERT_INTERVAL, "alerts"))
         order = ("activate", "scheduled", "close", "settle", "alerts", "end")
         return min(candidates, key=lambda a: (a.due, order.index(a.kind)), default=None)
 
@@ -233,6 +253,7 @@ class ContractWorkflow:
         self._set(
             closed_periods=self.state.closed_periods + 1,
             discount_first_period=prepared.discount_first_period,
+            balance=prepared.balance,
             sla_segments=(
                 *self.state.sla_segments,
                 *(s for s in prepared.sla_segments if s.id not in known),
@@ -415,7 +436,12 @@ class ContractWorkflow:
         result = AmendmentResult(amendment_id=amendment.id, applied_at=workflow.now())
         self._set(amendments={**self.state.amendments, amendment.id: result})
         self._wake = True
-        await self._record()
+        await self._activity(
+            "record_amendment",
+            RecordAmendmentInput(contract_id=self.terms.id, amendment=amendment),
+            None,
+            summary=f"record amendment {amendment.id}",
+        )
         return result
 
     @amend.validator
@@ -448,6 +474,7 @@ class ContractWorkflow:
             current_period_start=current.start,
             current_period_end=current.end,
             closed_periods=self.state.closed_periods,
+            balance=self.state.balance,
             last_invoice_id=self.state.last_invoice_id,
             last_invoice_total=self.state.last_invoice_total,
             renewed_by=self.state.renewal.successor_contract_id if self.state.renewal else None,
@@ -479,6 +506,7 @@ class ContractWorkflow:
             f"- term: {self.terms.starting_at.date()} → {self.terms.ending_before.date()}",
             f"- open period: {d.current_period_start} → {d.current_period_end}",
             f"- periods closed: {d.closed_periods}; invoiced so far: {self.state.invoiced_total}",
+            f"- commit + credit balance after the last close: {d.balance}",
             f"- last invoice: {last}",
             f"- amendments: {len(self.state.amendments)}",
             f"- open SLO incidents: {len(self.state.open_incidents)}",

@@ -24,6 +24,7 @@ class ContractState(Frozen):
     last_invoice_id: str | None = None
     last_invoice_total: Dec | None = None
     invoiced_total: Dec = Decimal("0")
+    balance: Dec = Decimal("0")
     open_incidents: tuple[str, ...] = ()
     alerts_checked_at: UtcDatetime | None = None
 

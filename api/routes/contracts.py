@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -43,6 +44,12 @@ from store.idempotent import same_body
 from workflows.state import ContractState
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
+
+
+async def release(session: Session) -> None:
+    """End the request's transaction before waiting on a workflow: the workflow's activities
+    write to the same database, and SQLite lets one writer in at a time."""
+    await run_in_threadpool(session.rollback)
 
 
 @router.post("", status_code=201, dependencies=[Depends(require("sales"))])
@@ -89,6 +96,7 @@ async def get_contract(
 ) -> dict[str, Any]:
     """Terms, status, the current period and a balances summary."""
     row = await run_in_threadpool(require_contract, session, contract_id)
+    await release(session)
     details: ContractDetails | None
     try:
         details = await handle_for(client, contract_id).query(
@@ -111,6 +119,7 @@ async def amend_contract(
     """Apply an amendment through a workflow update: accepted, 409 or 422 at once."""
     await run_in_threadpool(require_contract, session, contract_id)
     await run_in_threadpool(check_amendment_catalog, session, amendment)
+    await release(session)
     handle = handle_for(client, contract_id)
     result: AmendmentResult = await call_workflow(
         lambda: handle.execute_update(
@@ -134,6 +143,7 @@ async def renew_contract(
     errors = await run_in_threadpool(check_products, session, renewal, ("body",))
     if errors:
         raise Unprocessable("the renewal refers to products that do not exist", errors=errors)
+    await release(session)
     handle = handle_for(client, contract_id)
     result: RenewResult = await call_workflow(
         lambda: handle.execute_update(
@@ -150,6 +160,7 @@ async def draft_invoice(
 ) -> dict[str, Any]:
     """What the open period's close would produce if no more usage or incidents arrived."""
     await run_in_threadpool(require_contract, session, contract_id)
+    await release(session)
     handle = handle_for(client, contract_id)
     terms = await call_workflow(
         lambda: handle.query(QUERY_TERMS, result_type=ContractTerms), contract_id

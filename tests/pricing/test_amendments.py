@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from models.terms import Amendment, ContractTerms, RenewalTerms
-from workflows.amendments import (
+from pricing.amendments import (
     AmendmentConflict,
     AmendmentInvalid,
     apply_amendment,
