@@ -18,7 +18,10 @@ COPY store ./store
 COPY workflows ./workflows
 COPY worker.py ./
 # The source in /app is what runs (cwd is first on sys.path); the install brings the dependencies.
+# Bytecode is compiled at build time: the workflow sandbox re-imports the workflow module for
+# every contract it runs, and PYTHONDONTWRITEBYTECODE stops writing .pyc files, not reading them.
 RUN pip install . \
+    && python -m compileall -q /app \
     && useradd --system --uid 10001 --home-dir /app billing \
     && mkdir -p /app/var && chown billing /app/var
 

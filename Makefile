@@ -32,7 +32,11 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
+# Compiled up front: the workflow sandbox imports the workflow module afresh for every contract
+# it runs, and bytecode spares it compiling the source each time (PYTHONDONTWRITEBYTECODE only
+# stops Python writing .pyc files, not reading them).
 run: $(RUN_STAMP)
+	$(PY) -m compileall -q workflows pricing models activities core store
 	$(PY) scripts/devstack.py
 
 lint: $(TEST_STAMP)

@@ -200,6 +200,8 @@ class BillingActivities:
         *,
         status: str,
     ) -> InvoiceRefResult:
+        """Write the invoice and its ledger entries once; a retry finds them and changes nothing."""
+        new = invoice_store.find_invoice(session, contract_id, priced.key) is None
         invoice_id = invoice_store.save_invoice(
             session,
             contract_id=contract_id,
@@ -208,7 +210,9 @@ class BillingActivities:
             status=status,
         )
         ledger_store.add_entries(session, contract_id, priced.ledger, invoice_id=invoice_id)
-        return _ref(invoice_store.get_invoice(session, invoice_id))
+        if new and status == "finalized":
+            metrics.record_invoice_finalized(priced.kind, priced.currency, priced.totals.total)
+        return _ref(invoice_store.get_invoice(session, invoice_id, with_lines=False))
 
 
 def _ref(row: invoice_store.InvoiceView) -> InvoiceRefResult:

@@ -12,9 +12,20 @@ from activities.context import CONSUMING
 from models.messages import ContractDetails
 from models.money import format_decimal
 from models.terms import ContractTerms
-from pricing import expand_segments
+from pricing import expand_segments, round_money
 from pricing.types import PricedInvoice
 from store import ledger as ledger_store
+
+MONEY_FIELDS = ("usage", "corrections", "discounts", "commit_applied", "tax", "credits_applied",
+                "total")
+LINE_MONEY_FIELDS = ("amount", "discount", "commit_applied", "tax", "credits_applied", "total")
+
+
+def in_minor_units(item: Any, fields: tuple[str, ...], currency: str) -> dict[str, Decimal]:
+    """Amounts written to the currency's minor unit ("0.00", not "0"). They are already rounded
+    there, so this changes only how they are written."""
+    return {f: round_money(getattr(item, f), currency) for f in fields}
+
 
 LEDGER_FIELDS = {
     "drawdown": "drawn",
@@ -69,6 +80,11 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
     for entry in entries:
         by_segment[entry.segment_id].append(entry)
     segments = {s.id: s for s in expand_segments(terms)}
+    currency = terms.currency or "USD"
+
+    def money(value: Decimal) -> str:
+        return format_decimal(round_money(value, currency))
+
     views = []
     for segment_id in sorted({*segments, *by_segment}):
         segment = segments.get(segment_id)
@@ -89,9 +105,9 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
             "reason": segment.reason if segment else "sla",
             "starting_at": segment.starting_at.isoformat() if segment else None,
             "ending_before": segment.ending_before.isoformat() if segment else None,
-            "granted": format_decimal(granted),
-            **{LEDGER_FIELDS[k]: format_decimal(v) for k, v in sums.items()},
-            "remaining": format_decimal(granted - sum(sums.values(), Decimal(0))),
+            "granted": money(granted),
+            **{LEDGER_FIELDS[k]: money(v) for k, v in sums.items()},
+            "remaining": money(granted - sum(sums.values(), Decimal(0))),
             "entries": [
                 {
                     "key": e.key,
@@ -110,7 +126,14 @@ def balances_view(session: Session, row: Any) -> list[dict[str, Any]]:
 
 def invoice_view(priced: PricedInvoice, *, contract_id: str, customer_id: str) -> dict[str, Any]:
     """A priced invoice that is not stored (the open period's draft), shaped like a stored one."""
-    body = priced.model_dump(mode="json", exclude={"ledger", "discount_first_period", "sla_grants"})
+    cur = priced.currency
+    shown = priced.model_copy(update={
+        "totals": priced.totals.model_copy(
+            update=in_minor_units(priced.totals, MONEY_FIELDS, cur)),
+        "lines": tuple(line.model_copy(update=in_minor_units(line, LINE_MONEY_FIELDS, cur))
+                       for line in priced.lines),
+    })
+    body = shown.model_dump(mode="json", exclude={"ledger", "discount_first_period", "sla_grants"})
     lines = [{"position": i, **line} for i, line in enumerate(body.pop("lines"))]
     return {
         "id": None,

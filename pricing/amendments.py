@@ -51,9 +51,9 @@ def check_amendment(terms: ContractTerms, amendment: Amendment, locked_until: da
 def _instants(amendment: Amendment) -> list[datetime]:
     """Every instant from which the amendment changes billing."""
     instants = [amendment.effective_at, *(item.at for item in amendment.end)]
-    for element in (*amendment.overrides, *amendment.discounts):
-        if element.starting_at is not None:
-            instants.append(element.starting_at)
+    starts = [o.starting_at for o in amendment.overrides]
+    starts += [d.starting_at for d in amendment.discounts]
+    instants += [start for start in starts if start is not None]
     for commit in amendment.commits:
         instants += [item.starting_at for item in commit.access_schedule]
         instants += [item.timestamp for item in commit.invoice_schedule or ()]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.auth import require
 from api.deps import SessionDep
+from api.views import LINE_MONEY_FIELDS, MONEY_FIELDS, in_minor_units
 from models.api import InvoiceLineOut, InvoiceList, InvoiceOut, InvoiceTotals, problem_responses
 from store import contracts as contract_store
 from store import invoices as invoice_store
@@ -15,18 +16,18 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 
 
 def invoice_out(view: invoice_store.InvoiceView) -> InvoiceOut:
-    totals = InvoiceTotals(
-        usage=view.usage, corrections=view.corrections, discounts=view.discounts,
-        commit_applied=view.commit_applied, tax=view.tax,
-        credits_applied=view.credits_applied, total=view.total,
-    )
+    cur = view.currency
+    totals = InvoiceTotals(**in_minor_units(view, MONEY_FIELDS, cur))
+    lines = [
+        InvoiceLineOut(**{**vars(line), **in_minor_units(line, LINE_MONEY_FIELDS, cur)})
+        for line in view.lines
+    ]
     return InvoiceOut(
         id=view.id, contract_id=view.contract_id, customer_id=view.customer_id, key=view.key,
         kind=view.kind, status=view.status, period_start=view.period_start,
         period_end=view.period_end, issued_at=view.issued_at, due_at=view.due_at,
-        finalized_at=view.finalized_at, currency=view.currency,
-        totals=totals, **totals.model_dump(),
-        lines=[InvoiceLineOut(**vars(line)) for line in view.lines],
+        finalized_at=view.finalized_at, currency=cur,
+        totals=totals, **totals.model_dump(), lines=lines,
     )
 
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import require
 from api.deps import SessionDep
 from api.errors import Unprocessable, validation_errors
+from core import metrics
 from models.api import (
     MAX_EVENTS_PER_BATCH,
     IngestResult,
@@ -80,6 +81,7 @@ def ingest(session: Session, raw: bytes) -> IngestResult:
     events = parse_batch(raw, datetime.now(UTC))
     result = usage.insert_events(session, events)
     session.commit()
+    metrics.record_usage_ingested(result.accepted, result.duplicates)
     return IngestResult(accepted=result.accepted, duplicates=result.duplicates)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import uuid
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -80,3 +82,34 @@ async def harness(env: WorkflowEnvironment, billing_engine: Engine) -> AsyncIter
         )
         async with worker:
             yield Harness(env.client, billing_engine, task_queue)
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "replay" / "histories"
+
+
+async def run_histories(
+    client: Client, workflow_id: str, first_run_id: str
+) -> list[WorkflowHistory]:
+    """Every run of a workflow, following its continue-as-new chain from the first run."""
+    histories = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        continued = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if continued
+            else None
+        )
+    return histories
+
+
+async def record_histories(client: Client, workflow_id: str, first_run_id: str, name: str) -> None:
+    """With RECORD_HISTORIES=1, keep this run's histories for the replay tests (tests/replay)."""
+    if os.environ.get("RECORD_HISTORIES") != "1":
+        return
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for n, history in enumerate(await run_histories(client, workflow_id, first_run_id)):
+        (HISTORIES / f"{name}-{n:03d}.json").write_text(history.to_json())

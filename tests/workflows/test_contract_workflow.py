@@ -13,7 +13,7 @@ from models.terms import ContractTerms
 from pricing import add_months
 from store import invoices as invoice_store
 from tests.factories import event, ingest, seed_catalog
-from tests.workflows.conftest import Harness
+from tests.workflows.conftest import Harness, record_histories
 
 
 def month_start(now: datetime) -> datetime:
@@ -77,6 +77,8 @@ async def test_a_twelve_month_contract_closes_every_month_with_drawdown(
     )
     handle = await start_contract_workflow(harness.client, terms, harness.task_queue)
     details: ContractDetails = await handle.result()
+    await record_histories(harness.client, "contract-year", handle.first_execution_run_id or "",
+                           "twelve-months")
 
     assert details.status == "ended"
     assert details.closed_periods == 12

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session
-from temporalio.api.enums.v1 import EventType
 
 from core.temporal import start_contract_workflow
 from models.messages import QUERY_TERMS, UPDATE_AMEND, AmendInput, AmendmentResult
@@ -15,7 +14,7 @@ from models.terms import Amendment, ContractTerms
 from pricing import add_months
 from store import invoices as invoice_store
 from tests.factories import event, ingest, seed_catalog
-from tests.workflows.conftest import Harness
+from tests.workflows.conftest import Harness, run_histories
 
 AMENDMENTS = 1_000
 MAX_EVENTS = 4_096
@@ -28,45 +27,65 @@ async def test_a_thousand_amendments_in_one_period(env, harness: Harness) -> Non
     with Session(harness.engine) as session:
         seed_catalog(session)
         # Late in the month, so the amendments (effective now) are in force when it happens.
-        ingest(session, [event("t", "acme", "inference", add_months(t0, 1) - timedelta(hours=1),
-                               model="gpt-4", tokens=1000)])
-    terms = ContractTerms.model_validate({
-        "id": "busy", "customer_id": "acme", "rate_card_alias": "list",
-        "starting_at": t0.isoformat(), "ending_before": add_months(t0, 1).isoformat(),
-        "billing": {"usage_grace_period_hours": 0},
-    })
+        ingest(
+            session,
+            [
+                event(
+                    "t",
+                    "acme",
+                    "inference",
+                    add_months(t0, 1) - timedelta(hours=1),
+                    model="gpt-4",
+                    tokens=1000,
+                )
+            ],
+        )
+    terms = ContractTerms.model_validate(
+        {
+            "id": "busy",
+            "customer_id": "acme",
+            "rate_card_alias": "list",
+            "starting_at": t0.isoformat(),
+            "ending_before": add_months(t0, 1).isoformat(),
+            "billing": {"usage_grace_period_hours": 0},
+        }
+    )
     handle = await start_contract_workflow(harness.client, terms, harness.task_queue)
     effective = max(await env.get_current_time(), t0).isoformat()
 
     async def amend(n: int) -> AmendmentResult:
         multiplier = "0.5" if n == AMENDMENTS - 1 else "1.0"
-        amendment = Amendment.model_validate({
-            "id": f"a{n:04d}", "effective_at": effective,
-            "overrides": [{"id": f"o{n:04d}", "type": "multiplier", "multiplier": multiplier,
-                           "product_ids": ["tokens"]}],
-        })
+        amendment = Amendment.model_validate(
+            {
+                "id": f"a{n:04d}",
+                "effective_at": effective,
+                "overrides": [
+                    {
+                        "id": f"o{n:04d}",
+                        "type": "multiplier",
+                        "multiplier": multiplier,
+                        "product_ids": ["tokens"],
+                    }
+                ],
+            }
+        )
         return await handle.execute_update(
-            UPDATE_AMEND, AmendInput(amendment=amendment), result_type=AmendmentResult)
+            UPDATE_AMEND, AmendInput(amendment=amendment), result_type=AmendmentResult
+        )
 
     for batch in range(0, AMENDMENTS, 50):
         results = await asyncio.gather(*(amend(n) for n in range(batch, batch + 50)))
         assert all(r.accepted for r in results)
     live = await harness.client.get_workflow_handle("contract-busy").query(
-        QUERY_TERMS, result_type=ContractTerms)
+        QUERY_TERMS, result_type=ContractTerms
+    )
     assert len(live.overrides) == AMENDMENTS
     await handle.result()
 
-    runs = []
-    run_id: str | None = handle.first_execution_run_id or handle.result_run_id
-    while run_id:
-        history = await harness.client.get_workflow_handle("contract-busy", run_id=run_id) \
-            .fetch_history()
-        size = sum(e.ByteSize() for e in history.events)
-        runs.append((len(history.events), size))
-        last = history.events[-1]
-        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                  if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-                  else None)
+    histories = await run_histories(
+        harness.client, "contract-busy", handle.first_execution_run_id or ""
+    )
+    runs = [(len(h.events), sum(e.ByteSize() for e in h.events)) for h in histories]
     assert len(runs) > 1, runs
     assert all(events < MAX_EVENTS and size < MAX_BYTES for events, size in runs), runs
 

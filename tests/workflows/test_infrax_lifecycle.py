@@ -30,7 +30,7 @@ from pricing import add_months
 from store import contracts as contract_store
 from store import invoices as invoice_store
 from tests.factories import event, ingest, seed_catalog
-from tests.workflows.conftest import Harness
+from tests.workflows.conftest import Harness, record_histories
 
 D = Decimal
 
@@ -168,6 +168,10 @@ async def test_infrax_three_years_with_upsell_and_renewal(env, harness: Harness)
     assert renewed.successor_contract_id == "infrax-renewal-1"
 
     details: ContractDetails = await handle.result()
+
+    await record_histories(harness.client, "contract-infrax", handle.first_execution_run_id or "",
+
+                           "infrax")
     assert details.status == "renewed"
     assert details.closed_periods == 36
 
@@ -198,9 +202,9 @@ async def test_infrax_three_years_with_upsell_and_renewal(env, harness: Harness)
     assert {
         k: (b["drawn"], b["expired"], b["rolled_over"], b["remaining"]) for k, b in balances.items()
     } == {
-        "commit-500k:0": ("32400.00", "17600.00", "0", "0.00"),
-        "commit-500k:1": ("121500.00", "78500.00", "0", "0.00"),
-        "commit-500k:2": ("0", "125000.00", "125000.00", "0.00"),
+        "commit-500k:0": ("32400.00", "17600.00", "0.00", "0.00"),
+        "commit-500k:1": ("121500.00", "78500.00", "0.00", "0.00"),
+        "commit-500k:2": ("0.00", "125000.00", "125000.00", "0.00"),
         "commit-300k:0": ("121500.00", "103500.00", "75000.00", "0.00"),
     }
 

@@ -16,7 +16,7 @@ from models.terms import Amendment, ContractTerms
 from pricing import add_months
 from store import invoices as invoice_store
 from tests.factories import event, ingest, seed_catalog
-from tests.workflows.conftest import Harness
+from tests.workflows.conftest import Harness, record_histories
 
 D = Decimal
 
@@ -70,6 +70,8 @@ async def test_late_usage_is_corrected_and_backdated_amendments_refused(env, har
                                     "discounts": [{"type": "percent", "percent": "10"}]})
     assert accepted.accepted
     await handle.result()
+    await record_histories(harness.client, "contract-late", handle.first_execution_run_id or "",
+                           "late-usage-amendments")
 
     with Session(harness.engine) as session:
         usage = [i for i in invoice_store.list_invoices(session, "late") if i.kind == "usage"]

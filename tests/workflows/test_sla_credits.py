@@ -14,7 +14,7 @@ from pricing.types import Incident
 from store import invoices as invoice_store
 from store import slo as slo_store
 from tests.factories import event, ingest, seed_catalog
-from tests.workflows.conftest import Harness
+from tests.workflows.conftest import Harness, record_histories
 
 D = Decimal
 TIERS = [{"below": "99.9", "percent": "10"}, {"below": "99.0", "percent": "25"},
@@ -64,6 +64,8 @@ async def test_sla_credits_per_tier_across_boundaries_and_after_finalization(
                                   source="test")
         session.commit()
     await handle.result()
+    await record_histories(harness.client, "contract-sla-co", handle.first_execution_run_id or "",
+                           "sla-credits")
 
     with Session(harness.engine) as session:
         usage = [i for i in invoice_store.list_invoices(session, "sla-co") if i.kind == "usage"]
