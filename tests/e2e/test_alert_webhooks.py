@@ -15,7 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pricing import add_months
-from tests.e2e.test_contract_end_to_end import finalized_usage, months_ago, seed, wait_for
+from tests.e2e.stack import eventually
+from tests.e2e.test_contract_end_to_end import (
+    POLL_SECONDS,
+    finalized_usage,
+    months_ago,
+    seed,
+)
 
 
 @dataclass
@@ -109,8 +115,9 @@ def test_a_crossing_is_delivered_once_signed_after_the_receiver_recovers(
 
     # The first check already sees 50 − 30 = 20 < 25; later months only take it to 0, so the
     # alert stays in breach: one crossing however many checks and closes run.
-    wait_for(receiver.accepted, "a delivery the receiver accepts")
-    wait_for(lambda: len(finalized_usage(reader, "alert-co-2025")) >= 2, "the past closes")
+    eventually(receiver.accepted, POLL_SECONDS, "a delivery the receiver accepts")
+    eventually(lambda: len(finalized_usage(reader, "alert-co-2025")) >= 2, POLL_SECONDS,
+               "the past closes")
     time.sleep(3)  # room for a wrong second delivery to show up
     stack.assert_alive()
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from pricing import add_months
-from tests.e2e.test_contract_end_to_end import finalized_usage, months_ago, seed, wait_for
+from tests.e2e.stack import eventually
+from tests.e2e.test_contract_end_to_end import POLL_SECONDS, finalized_usage, months_ago, seed
 
 PROBLEM = "application/problem+json"
 
@@ -44,7 +45,7 @@ def test_amend_renew_preview_and_balances_over_http(stack) -> None:
                      "rollover_fraction": "0.5"}],
     }
     assert sales.post("/v1/contracts", json=contract).status_code == 201
-    wait_for(lambda: len(finalized_usage(reader, "api-co-1")) >= 2, "two past closes")
+    eventually(lambda: len(finalized_usage(reader, "api-co-1")) >= 2, POLL_SECONDS, "past closes")
 
     # Bad creates: a different body for the same id, an unknown customer, a product that is not
     # fixed as a scheduled charge, a float amount.
@@ -102,8 +103,8 @@ def test_amend_renew_preview_and_balances_over_http(stack) -> None:
     assert sales.post("/v1/contracts/api-co-1/renewals", json=renewal).json()["id"] == "api-co-1-r1"
     problem(sales.post("/v1/contracts/api-co-1/renewals",
                        json={**renewal, "id": "r2"}), 409)
-    successor = wait_for(lambda: (r := reader.get("/v1/contracts/api-co-1-r1")).status_code == 200
-                         and r.json(), "the successor's projection")
+    successor = eventually(lambda: (r := reader.get("/v1/contracts/api-co-1-r1")).status_code
+                           == 200 and r.json(), POLL_SECONDS, "the successor's projection")
     assert successor["status"] == "scheduled"
     assert successor["renews"] == "api-co-1"
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from pricing import add_months
+from tests.e2e.stack import eventually
 from tests.factories import PRODUCTS, RATE_CARD
 
 POLL_SECONDS = 90
@@ -17,17 +18,6 @@ POLL_SECONDS = 90
 def months_ago(n: int) -> datetime:
     now = datetime.now(UTC)
     return add_months(datetime(now.year, now.month, 1, tzinfo=UTC), -n)
-
-
-def wait_for(check: Any, what: str, timeout: float = POLL_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def seed(admin: httpx.Client, sales: httpx.Client, customer: str) -> None:
@@ -74,8 +64,8 @@ def test_three_past_months_are_invoiced_once_even_across_a_worker_restart(stack)
     assert answer.status_code == 201, answer.text
     assert answer.json()["workflow_id"] == "contract-late-co-2025"
 
-    invoices = wait_for(lambda: (found := finalized_usage(reader, "late-co-2025"))
-                        and len(found) >= 3 and found, "three finalized invoices")
+    invoices = eventually(lambda: (found := finalized_usage(reader, "late-co-2025"))
+                          and len(found) >= 3 and found, POLL_SECONDS, "three finalized invoices")
     # gpt-4 at 0.03 a token: 30.00, 60.00, 90.00; storage 12.5 GB at 0.10: 1.25 each month.
     assert [i["totals"]["total"] for i in invoices] == ["31.25", "61.25", "91.25"]
     assert [i["period_start"][:10] for i in invoices] == [
