@@ -115,8 +115,8 @@ class ContractWorkflow:
 
     @workflow.run
     async def run(self, input: ContractWorkflowInput) -> ContractDetails:
-        if input.state is None:
-            await self._record()
+        if input.state is None and workflow.now() < self.terms.starting_at:
+            await self._record()  # a contract already under way is recorded as it activates
         self._publish()
         while True:
             if self.terms.renewal is not None and self.state.renewal is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
@@ -73,8 +74,9 @@ async def create_contract(
             raise Conflict(f"contract {terms.id!r} already exists with different terms")
         response.status_code = 200
     else:
+        status = "active" if terms.starting_at <= datetime.now(UTC) else "scheduled"
         await run_in_threadpool(
-            contract_store.save_projection, session, terms, status="scheduled", request=terms
+            contract_store.save_projection, session, terms, status=status, request=terms
         )
     try:
         await start_contract_workflow(
