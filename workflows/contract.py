@@ -7,7 +7,6 @@ continues as new after each close, so its history stays small however long the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         workflow_id,
     )
     from models.terms import ContractTerms, RenewalTerms
-    from pricing import billing_periods, expand_segments, scheduled_invoice_times
     from pricing.amendments import (
         AmendmentConflict,
         AmendmentInvalid,
@@ -64,7 +62,17 @@ with workflow.unsafe.imports_passed_through():
         successor_terms,
     )
     from pricing.types import Period
+    from workflows.plan import (
+        Action,
+        contract_periods,
+        contract_segments,
+        locked_until,
+        next_action,
+        scheduled_key,
+        watched_alerts,
+    )
     from workflows.state import ContractState, ContractWorkflowInput
+    from workflows.view import contract_details, current_details
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -74,7 +82,6 @@ ACTIVITY_RETRY = RetryPolicy(
 # Nothing heartbeats, so a worker killed mid-activity is only noticed when this runs out:
 # keep it short (every activity is one transaction; SQLite waits up to 30 s for a lock).
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ALERT_INTERVAL = timedelta(days=1)
 # A run continues as new well before Temporal's own limits, so even a period with a thousand
 # amendments keeps every run's history small and fast to replay.
 HISTORY_EVENTS_BUDGET = 2_000
@@ -89,15 +96,6 @@ DELIVERY_RETRY = RetryPolicy(
     non_retryable_error_types=["UnknownFiring"],
 )
 
-
-@dataclass(frozen=True)
-class Action:
-    """The next thing the contract has to do, and when."""
-
-    due: datetime
-    kind: str
-    period: Period | None = None
-    timestamp: datetime | None = None
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -123,7 +121,7 @@ class ContractWorkflow:
                 await self._renew(self.terms.renewal)
             if self.state.rolled_over:
                 break
-            action = self._next_action()
+            action = next_action(self.terms, self.state, workflow.now())
             if action is None:
                 # Only a signal can move the contract on (a successor awaiting its rollover).
                 self._wake = False
@@ -165,41 +163,6 @@ class ContractWorkflow:
         except TimeoutError:
             pass
 
-    def _next_action(self) -> Action | None:
-        """The earliest due action; ties go activate → scheduled → close → settle → alerts → end."""
-        terms, state = self.terms, self.state
-        candidates: list[Action] = []
-        if state.status == "scheduled":
-            candidates.append(Action(terms.starting_at, "activate"))
-        for ts in scheduled_invoice_times(terms):
-            if _scheduled_key(ts) not in state.issued:
-                candidates.append(Action(ts, "scheduled", timestamp=ts))
-                break
-        periods = self._periods()
-        if state.closed_periods < len(periods) and not state.awaiting_rollover:
-            period = periods[state.closed_periods]
-            grace = timedelta(hours=terms.billing.usage_grace_period_hours)
-            candidates.append(Action(period.end + grace, "close", period=period))
-        closed_through = periods[state.closed_periods - 1].end if state.closed_periods else None
-        if closed_through is not None and self._unsettled(closed_through):
-            candidates.append(Action(closed_through, "settle", timestamp=closed_through))
-        if state.closed_periods == len(periods) and not candidates and not state.rolled_over:
-            candidates.append(Action(terms.ending_before, "end"))
-        # Alert checks run while there is an open period; they never hold up the end.
-        if state.status == "active" and state.closed_periods < len(periods):
-            if self._watched_alerts():
-                checked = state.alerts_checked_at or terms.starting_at
-                candidates.append(Action(checked + ALERT_INTERVAL, "alerts"))
-        order = ("activate", "scheduled", "close", "settle", "alerts", "end")
-        return min(candidates, key=lambda a: (a.due, order.index(a.kind)), default=None)
-
-    def _unsettled(self, through: datetime) -> bool:
-        end = self.terms.ending_before
-        return any(
-            s.id not in self.state.settled and s.ending_before <= through and s.ending_before < end
-            for s in self._segments()
-        )
-
     async def _perform(self, action: Action) -> None:
         if action.kind == "activate":
             self._set(status="active")
@@ -227,7 +190,7 @@ class ContractWorkflow:
             InvoiceRefResult,
             summary=f"scheduled invoice {timestamp.date().isoformat()}",
         )
-        self._set(issued=(*self.state.issued, _scheduled_key(timestamp)))
+        self._set(issued=(*self.state.issued, scheduled_key(timestamp)))
         self._invoiced(ref)
 
     async def _close(self, period: Period) -> None:
@@ -261,16 +224,12 @@ class ContractWorkflow:
         )
         self._invoiced(ref)
         self._closing = None
-        if self._watched_alerts():
+        if watched_alerts(self.terms, workflow.now()):
             await self._evaluate_alerts()
-
-    def _watched_alerts(self) -> bool:
-        now = workflow.now()
-        return any(a.ending_before is None or a.ending_before > now for a in self.terms.alerts)
 
     async def _evaluate_alerts(self) -> None:
         """Check spend alerts now; each firing is delivered by its own retried activity."""
-        periods = self._periods()
+        periods = contract_periods(self.terms)
         open_period = (
             periods[self.state.closed_periods]
             if self.state.closed_periods < len(periods)
@@ -304,7 +263,8 @@ class ContractWorkflow:
 
     async def _settle(self, through: datetime, *, exclude_end: bool) -> None:
         end = self.terms.ending_before
-        exclude = tuple(s.id for s in self._segments() if exclude_end and s.ending_before >= end)
+        segments = contract_segments(self.terms, self.state)
+        exclude = tuple(s.id for s in segments if exclude_end and s.ending_before >= end)
         result: SettleSegmentsResult = await self._activity(
             "settle_segments",
             SettleSegmentsInput(
@@ -457,31 +417,13 @@ class ContractWorkflow:
             raise ApplicationError(str(exc), type="Invalid") from exc
 
     def _locked_until(self) -> datetime:
-        """Periods that closed, or are closing now, can no longer change."""
-        periods = self._periods()
-        locked = self.state.closed_periods + (1 if self._closing is not None else 0)
-        return periods[locked - 1].end if locked else self.terms.starting_at
+        return locked_until(self.terms, self.state, closing=self._closing is not None)
 
     # --- queries and operator view ------------------------------------------------------------
 
     @workflow.query(name=QUERY_DETAILS)
     def details(self) -> ContractDetails:
-        periods = self._periods()
-        current = periods[min(self.state.closed_periods, len(periods) - 1)]
-        return ContractDetails(
-            contract_id=self.terms.id,
-            status=self.state.status,
-            current_period_start=current.start,
-            current_period_end=current.end,
-            closed_periods=self.state.closed_periods,
-            balance=self.state.balance,
-            last_invoice_id=self.state.last_invoice_id,
-            last_invoice_total=self.state.last_invoice_total,
-            renewed_by=self.state.renewal.successor_contract_id if self.state.renewal else None,
-            renews=self.terms.renews,
-            open_incidents=len(self.state.open_incidents),
-            amendments=sorted(self.state.amendments),
-        )
+        return contract_details(self.terms, self.state)
 
     @workflow.query(name=QUERY_TERMS)
     def current_terms(self) -> ContractTerms:
@@ -499,32 +441,9 @@ class ContractWorkflow:
                 CONTRACT_STATUS.value_set(self.state.status),
             ]
         )
-        d = self.details()
-        last = f"{d.last_invoice_id} ({d.last_invoice_total})" if d.last_invoice_id else "none yet"
-        lines = [
-            f"**{self.terms.id}** for customer `{self.terms.customer_id}` — status **{d.status}**",
-            f"- term: {self.terms.starting_at.date()} → {self.terms.ending_before.date()}",
-            f"- open period: {d.current_period_start} → {d.current_period_end}",
-            f"- periods closed: {d.closed_periods}; invoiced so far: {self.state.invoiced_total}",
-            f"- commit + credit balance after the last close: {d.balance}",
-            f"- last invoice: {last}",
-            f"- amendments: {len(self.state.amendments)}",
-            f"- open SLO incidents: {len(self.state.open_incidents)}",
-        ]
-        if d.renewed_by:
-            lines.append(f"- renewed by: {d.renewed_by}")
-        if self.state.awaiting_rollover:
-            lines.append(f"- waiting for the rollover from {self.terms.renews}")
-        workflow.set_current_details("\n".join(lines))
+        workflow.set_current_details(current_details(self.terms, self.state))
 
     # --- plumbing -----------------------------------------------------------------------------
-
-    def _periods(self) -> tuple[Period, ...]:
-        t = self.terms
-        return billing_periods(t.starting_at, t.ending_before, t.billing.cycle)
-
-    def _segments(self) -> list[Any]:
-        return [*expand_segments(self.terms), *self.state.sla_segments]
 
     def _set(self, **changes: Any) -> None:
         self.state = self.state.model_copy(update=changes)
@@ -562,6 +481,3 @@ class ContractWorkflow:
             summary=summary,
         )
 
-
-def _scheduled_key(timestamp: datetime) -> str:
-    return f"scheduled:{timestamp.isoformat()}"
