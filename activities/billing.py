@@ -3,8 +3,10 @@ writes: a retry after a timeout finds the first attempt's rows and returns them.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -39,20 +41,56 @@ from pricing.types import PricedInvoice, Segment
 from store import closes as close_store
 from store import invoices as invoice_store
 from store import ledger as ledger_store
+from store.engine import SQLITE_BUSY_TIMEOUT_MS
 from store.errors import StoreError
 
 log = structlog.get_logger(__name__)
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def sqlite_writer(engine: Engine) -> threading.Lock | None:
+    """On SQLite, the lock this process's writing transactions queue on; None on PostgreSQL.
+
+    Every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE), and a connection
+    that finds it taken sleeps in SQLite's busy handler — up to 100 ms between tries — so with
+    many activity threads the lock sat free while its waiters slept. Threads that queue here
+    instead get it the moment it is released. It only orders this process's transactions:
+    SQLite's own lock (and busy timeout, against other processes) is what makes them correct.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.Lock()
+        return lock
+
+
+@contextmanager
+def _queued(lock: threading.Lock) -> Iterator[None]:
+    # Past SQLite's own busy timeout, go ahead and let SQLite decide: never worse than no queue.
+    acquired = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        yield
+    finally:
+        if acquired:
+            lock.release()
 
 
 class BillingActivities:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = sqlite_writer(engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction per activity; store errors become non-retryable failures."""
+        queue = nullcontext() if self._writer is None else _queued(self._writer)
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with queue, Session(self.engine, expire_on_commit=False) as session, \
+                    session.begin():
                 yield session
         except StoreError as exc:
             raise ApplicationError(exc.detail, type="InvalidTerms", non_retryable=True) from exc
@@ -107,7 +145,7 @@ class BillingActivities:
     def finalize_invoice(self, input: FinalizeInvoiceInput) -> InvoiceRefResult:
         with self.transaction() as session:
             row, changed = invoice_store.finalize_invoice(
-                session, input.invoice_id, at=datetime.now(UTC)
+                session, input.invoice_id, at=datetime.now(UTC), with_lines=False
             )
         if changed:
             metrics.record_invoice_finalized(row.kind, row.currency, row.total)
@@ -201,8 +239,7 @@ class BillingActivities:
         status: str,
     ) -> InvoiceRefResult:
         """Write the invoice and its ledger entries once; a retry finds them and changes nothing."""
-        new = invoice_store.find_invoice(session, contract_id, priced.key) is None
-        invoice_id = invoice_store.save_invoice(
+        invoice_id, new = invoice_store.insert_invoice(
             session,
             contract_id=contract_id,
             customer_id=customer_id,
@@ -210,9 +247,22 @@ class BillingActivities:
             status=status,
         )
         ledger_store.add_entries(session, contract_id, priced.ledger, invoice_id=invoice_id)
-        if new and status == "finalized":
+        if not new:  # written before (a retry, or the period invoiced under another key)
+            return _ref(invoice_store.get_invoice(session, invoice_id, with_lines=False))
+        if status == "finalized":
             metrics.record_invoice_finalized(priced.kind, priced.currency, priced.totals.total)
-        return _ref(invoice_store.get_invoice(session, invoice_id, with_lines=False))
+        return InvoiceRefResult(
+            invoice_id=invoice_id,
+            key=priced.key,
+            kind=priced.kind,
+            total=_stored(priced.totals.total),
+            period_start=priced.period_start,
+        )
+
+
+def _stored(amount: Decimal) -> Decimal:
+    """An amount as the database gives it back: plain notation, digit for digit."""
+    return Decimal(format(amount, "f"))
 
 
 def _ref(row: invoice_store.InvoiceView) -> InvoiceRefResult:

@@ -58,8 +58,9 @@ class PricingContext:
 
 
 def load_context(session: Session, terms: ContractTerms) -> PricingContext:
-    """The rate card with its products, and the customer, or Missing naming what is not there."""
-    catalog = catalog_store.get_catalog(session, terms.rate_card_alias)
+    """The rate card with its products, and the customer, or Missing naming what is not there.
+    The catalog is read once per process (it cannot change); the customer every time."""
+    catalog = catalog_store.kept_catalog(session, terms.rate_card_alias)
     if catalog is None:
         raise Missing(f"rate card {terms.rate_card_alias!r} does not exist")
     customer = catalog_store.get_customer(session, terms.customer_id)
@@ -67,7 +68,9 @@ def load_context(session: Session, terms: ContractTerms) -> PricingContext:
         raise Missing(f"customer {terms.customer_id!r} does not exist")
     fixed = {c.product_id for c in terms.scheduled_charges}
     fixed |= {c.product_id for c in terms.commits if c.product_id}
-    extra = catalog_store.get_products(session, sorted(fixed - {p.id for p in catalog.products}))
+    extra = catalog_store.kept_products(
+        session, sorted(fixed - {p.id for p in catalog.products})
+    )
     if extra:
         catalog = catalog.model_copy(update={"products": (*catalog.products, *extra.values())})
     return PricingContext(terms, catalog, customer)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -90,6 +92,57 @@ def get_catalog(session: Session, rate_card_alias: str) -> Catalog | None:
         return None
     products = get_products(session, (rate.product_id for rate in card.rates))
     return Catalog(rate_card=card, products=tuple(products[pid] for pid in sorted(products)))
+
+
+# --- what a worker keeps -----------------------------------------------------------------------
+
+# Products and rate cards never change once created (`create_once` refuses another body with a
+# 409, and nothing updates or deletes them), so a process may keep what it read instead of
+# reading it again at every close. Kept per engine — a process may open several databases
+# (tests, benchmarks) — and only what was found: a missing row may be created later. Customers
+# are not kept: aliases get attached to them.
+_KEPT: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_KEPT_MAX = 4096  # entries per engine; past it the cache starts over
+
+
+def _kept(session: Session) -> dict[tuple[str, str], Any]:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    kept = _KEPT.get(engine)
+    if kept is None or len(kept) > _KEPT_MAX:
+        kept = _KEPT[engine] = {}
+    return kept
+
+
+def kept_products(session: Session, product_ids: Iterable[str]) -> dict[str, Product]:
+    """`get_products`, reading only the products this process has not read before."""
+    kept = _kept(session)
+    ids = sorted(set(product_ids))
+    found = {pid: kept[("product", pid)] for pid in ids if ("product", pid) in kept}
+    missing = [pid for pid in ids if pid not in found]
+    if missing:
+        read = get_products(session, missing)
+        kept.update({("product", pid): product for pid, product in read.items()})
+        found.update(read)
+    return found
+
+
+def kept_catalog(session: Session, rate_card_alias: str) -> Catalog | None:
+    """`get_catalog`, read once per process and alias (a catalog cannot change)."""
+    kept = _kept(session)
+    catalog: Catalog | None = kept.get(("catalog", rate_card_alias))
+    if catalog is None:
+        card = get_rate_card(session, rate_card_alias)
+        if card is None:
+            return None
+        products = kept_products(session, (rate.product_id for rate in card.rates))
+        catalog = Catalog(
+            rate_card=card, products=tuple(products[pid] for pid in sorted(products))
+        )
+        kept[("catalog", rate_card_alias)] = catalog
+    return catalog
 
 
 # --- customers -------------------------------------------------------------------------------

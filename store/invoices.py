@@ -81,6 +81,21 @@ def save_invoice(
 ) -> str:
     """Store the invoice and its lines unless it exists; returns the id of the stored invoice —
     the existing one, unchanged, when its key or (usage) period was already invoiced."""
+    invoice_id, _ = insert_invoice(
+        session, contract_id=contract_id, customer_id=customer_id, invoice=invoice, status=status
+    )
+    return invoice_id
+
+
+def insert_invoice(
+    session: Session,
+    *,
+    contract_id: str,
+    customer_id: str,
+    invoice: PricedInvoice,
+    status: str = "draft",
+) -> tuple[str, bool]:
+    """`save_invoice`, also telling whether this call wrote it: (invoice id, inserted)."""
     if status not in INVOICE_STATUSES:
         raise ValueError(f"invoice status is one of {INVOICE_STATUSES}, not {status!r}")
     now = datetime.now(UTC)
@@ -99,7 +114,7 @@ def save_invoice(
     ).on_conflict_do_nothing().returning(table.c.id)
     # DO NOTHING on any unique key: id, (contract, key), (contract, kind, period_start).
     if session.execute(statement).first() is None:
-        return _existing_id(session, contract_id, invoice)
+        return _existing_id(session, contract_id, invoice), False
     if invoice.lines:
         session.execute(insert(InvoiceLineRow.__table__), [  # type: ignore[attr-defined]
             {
@@ -115,7 +130,7 @@ def save_invoice(
             }
             for position, line in enumerate(invoice.lines)
         ])
-    return invoice_id
+    return invoice_id, True
 
 
 def _json_safe(line: Any, name: str) -> Any:
@@ -137,18 +152,20 @@ def _existing_id(session: Session, contract_id: str, invoice: PricedInvoice) -> 
 
 
 def finalize_invoice(
-    session: Session, invoice_id: str, at: datetime
+    session: Session, invoice_id: str, at: datetime, *, with_lines: bool = True
 ) -> tuple[InvoiceView, bool]:
     """Mark a draft finalized; returns (invoice, changed). Finalizing twice changes nothing."""
-    result = session.execute(
-        update(InvoiceRow)
-        .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")  # type: ignore[arg-type]
+    table = InvoiceRow.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        update(table)
+        .where(table.c.id == invoice_id, table.c.status == "draft")
         .values(status="finalized", finalized_at=at)
-        .returning(InvoiceRow.id)  # type: ignore[arg-type]
-    )
-    changed = result.first() is not None
-    session.expire_all()
-    return get_invoice(session, invoice_id), changed
+        .returning(*table.c)
+    ).first()
+    session.expire_all()  # an InvoiceRow loaded before the update is stale now
+    if row is None:
+        return get_invoice(session, invoice_id, with_lines=with_lines), False
+    return _view(row, _lines(session, invoice_id) if with_lines else ()), True
 
 
 def get_invoice(session: Session, invoice_id: str, *, with_lines: bool = True) -> InvoiceView:
@@ -230,7 +247,8 @@ def _lines(session: Session, invoice_id: str) -> tuple[InvoiceLineView, ...]:
     )
 
 
-def _view(row: InvoiceRow, lines: tuple[InvoiceLineView, ...]) -> InvoiceView:
+def _view(row: Any, lines: tuple[InvoiceLineView, ...]) -> InvoiceView:
+    """From an InvoiceRow, or a row of the invoices table's columns (same names)."""
     return InvoiceView(
         id=row.id, contract_id=row.contract_id, customer_id=row.customer_id, key=row.key,
         kind=row.kind, status=row.status, period_start=row.period_start,
