@@ -184,6 +184,9 @@ class UsageEventRow(SQLModel, table=True):
     event_type: str = Field(max_length=256)
     timestamp: datetime = _at()
     properties: dict[str, Any] = _doc()
+    # The numeric properties again, written at ingest in a form each database sums exactly
+    # without per-row validation (store.usage.numbers_document); NULL when there are none.
+    numbers: dict[str, Any] | None = _doc(nullable=True)
     ingested_at: datetime = _at()
     # Set when the alias names a customer (at ingest, or when the alias is attached later): the
     # moment the event became billable, which is what "late" is measured against.

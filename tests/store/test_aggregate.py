@@ -147,3 +147,95 @@ def test_two_products_on_one_event_type(session: Session) -> None:
     rows = buckets(session, product("in", "sum", "in", ("model",)), product("out", "sum", "out"))
     assert rows == [("in", {"model": "m"}, START, Decimal(15), None),
                     ("out", {}, START, Decimal(3), None)]
+
+
+NOT_NUMBERS: list[object] = ["gpt", True, False, None, "1e5", " 5", "5 ", "5\n", "+5", "1.", ".5",
+                             "1.2.3", "--1", "0x10", "\u0663", "", "-", "1,5"]
+
+
+def test_numbers_of_every_shape_sum_exactly_in_one_group(session: Session) -> None:
+    numbers: list[object] = ["0.000000000001", "123456789012345678", "-0.5", "-7", -3, 12, 0,
+                             "007", "-000.250000000000", "0.999999999999", "-999999999999.5"]
+    store(session, *[(f"n{i}", day(1), {"v": v, "m": "x"}) for i, v in enumerate(numbers)],
+          *[(f"o{i}", day(2), {"v": v, "m": "x"}) for i, v in enumerate(NOT_NUMBERS)])
+    rows = buckets(session, product("v", "sum", "v", ("m",)), product("n", "count"))
+    expected = sum(Decimal(str(v)) for v in numbers)
+    assert rows == [("n", {}, START, Decimal(len(numbers) + len(NOT_NUMBERS)), None),
+                    ("v", {"m": "x"}, START, expected, None)]
+    assert str(rows[1][3]) == "123455789012345687.75"
+
+
+def test_a_group_without_any_number_yields_no_bucket(session: Session) -> None:
+    store(session, *[(f"o{i}", day(1), {"v": v, "m": "words"}) for i, v in enumerate(NOT_NUMBERS)],
+          ("n", day(1), {"v": "2.5", "m": "nums"}))
+    for aggregation in ("sum", "max"):
+        assert buckets(session, product("v", aggregation, "v", ("m",))) == [
+            ("v", {"m": "nums"}, START, Decimal("2.5"), None)]
+    assert buckets(session, product("v", "sum", "v")) == [("v", {}, START, Decimal("2.5"), None)]
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["-0.5", "-0.25"], "-0.25"),
+    (["-2", "-1.999999999999"], "-1.999999999999"),
+    ([5, "4.999999999999", "gpt"], "5"),
+    (["-999999999999999999.999999999999", "-999999999999999999"], "-999999999999999999"),
+    (["0.000000000001", 0, "-0.000000000001"], "0.000000000001"),
+])
+def test_max_over_mixed_signs_and_ints(session: Session, values: list[object],
+                                       expected: str) -> None:
+    store(session, *[(f"e{i}", day(1), {"v": v}) for i, v in enumerate(values)])
+    assert buckets(session, product("v", "max", "v")) == [("v", {}, START, Decimal(expected), None)]
+
+
+def test_sums_beyond_64_bits_stay_exact(session: Session) -> None:
+    """Whole parts over 2**63 in total (SQLite's sum() refuses to overflow: summed in halves)."""
+    big = ["999999999999999999.999999999999"] * 12 + ["-999999999999999999.5", 1]
+    store(session, *[(f"e{i}", day(1), {"v": v}) for i, v in enumerate(big)])
+    rows = buckets(session, product("v", "sum", "v"), product("n", "count"))
+    assert rows == [("n", {}, START, Decimal(len(big)), None),
+                    ("v", {}, START, Decimal("11000000000000000001.499999999988"), None)]
+
+
+def test_many_negative_fractions_sum_exactly(session: Session) -> None:
+    store(session, *[(f"e{i}", day(1 + i % 28), {"v": "-0.333333333333" if i % 2 else 2})
+                     for i in range(2001)])
+    [(_, _, _, quantity, _)] = buckets(session, product("v", "sum", "v"))
+    assert quantity == Decimal("-0.333333333333") * 1000 + 2 * 1001
+
+
+def test_property_names_with_dots_and_quotes(session: Session) -> None:
+    names = ["gpu.hours", 'say "hi"', "~7e", "7e", "a\\b[0]", "zeit/stunden", "$.x"]
+    store(session, ("a", day(1), dict.fromkeys(names, "1.5")),
+          ("b", day(1), {name: k for k, name in enumerate(names)}))
+    assert buckets(session, *[product(f"p{k}", "sum", name) for k, name in enumerate(names)]) \
+        == [(f"p{k}", {}, START, Decimal("1.5") + k, None) for k in range(len(names))]
+
+
+def test_count_without_events_and_without_keys_yields_nothing(session: Session) -> None:
+    store(session, ("a", day(1), {"n": 1}), event_type="other")
+    assert buckets(session, product("calls", "count"), product("n", "sum", "n"),
+                   product("u", "unique_count", "n")) == []
+
+
+def test_many_products_and_segments(session: Session) -> None:
+    """More branches than one statement holds on SQLite (30 products × 8 segments)."""
+    cuts = tuple(day(1 + 4 * k) for k in range(1, 8))
+    store(session, *[(f"e{d}", day(d, 12), {"n": d, "m": "x"}) for d in range(1, 32)])
+    products = [product(f"p{k:02d}", "sum", "n", ("m",)) for k in range(30)]
+    rows = buckets(session, *products, cuts=cuts)
+    starts = [START, *cuts]
+    ends = [*cuts, END]
+    expected = [sum(d for d in range(1, 32) if s <= day(d, 12) < e)
+                for s, e in zip(starts, ends, strict=True)]
+    assert rows == [(p.id, {"m": "x"}, s, Decimal(q), None)
+                    for p in products for s, q in zip(starts, expected, strict=True)]
+
+
+def test_dimension_values_keep_their_json_type(session: Session) -> None:
+    store(session, ("a", day(1), {"n": 1, "tier": 1}), ("b", day(1), {"n": 2, "tier": "1"}),
+          ("c", day(1), {"n": 4, "tier": True}), ("d", day(1), {"n": 8, "tier": "true"}),
+          ("e", day(1), {"n": 16, "tier": None}), ("f", day(1), {"n": 32, "tier": "gold"}))
+    rows = buckets(session, product("n", "sum", "n", ("tier",)))
+    assert sorted((r[1].get("tier", "-"), r[3]) for r in rows) == [
+        ("-", Decimal(16)), ("1", Decimal(1)), ("1", Decimal(2)), ("gold", Decimal(32)),
+        ("true", Decimal(4)), ("true", Decimal(8))]
