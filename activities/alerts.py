@@ -13,8 +13,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import load_context, price_period, segment_balances
 from activities.io import DeliverAlertInput, EvaluateAlertsInput, EvaluateAlertsResult
+from activities.transaction import activity_transaction
 from core import metrics
 from pricing import expand_segments
 from pricing.alerts import (
@@ -44,7 +45,6 @@ from store import alerts as alert_store
 from store import contracts as contract_store
 from store import invoices as invoice_store
 from store import ledger as ledger_store
-from store.errors import StoreError
 
 log = structlog.get_logger(__name__)
 
@@ -80,13 +80,8 @@ class AlertActivities:
         self.webhook_secret = webhook_secret
         self.http_client = http_client
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except StoreError as exc:
-            raise ApplicationError(exc.detail, type="InvalidTerms", non_retryable=True) from exc
+    def transaction(self) -> AbstractContextManager[Session]:
+        return activity_transaction(self.engine)
 
     # --- the check ----------------------------------------------------------------------------
 

@@ -3,10 +3,7 @@ writes: a retry after a timeout finds the first attempt's rows and returns them.
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,7 +11,6 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.context import load_context, price_period, segment_balances
 from activities.io import (
@@ -28,6 +24,7 @@ from activities.io import (
     SettleSegmentsInput,
     SettleSegmentsResult,
 )
+from activities.transaction import activity_transaction
 from core import metrics
 from pricing import (
     expand_segments,
@@ -41,59 +38,15 @@ from pricing.types import PricedInvoice, Segment
 from store import closes as close_store
 from store import invoices as invoice_store
 from store import ledger as ledger_store
-from store.engine import SQLITE_BUSY_TIMEOUT_MS
-from store.errors import StoreError
 
 log = structlog.get_logger(__name__)
-
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITERS_GUARD = threading.Lock()
-
-
-def sqlite_writer(engine: Engine) -> threading.Lock | None:
-    """On SQLite, the lock this process's writing transactions queue on; None on PostgreSQL.
-
-    Every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE), and a connection
-    that finds it taken sleeps in SQLite's busy handler — up to 100 ms between tries — so with
-    many activity threads the lock sat free while its waiters slept. Threads that queue here
-    instead get it the moment it is released. It only orders this process's transactions:
-    SQLite's own lock (and busy timeout, against other processes) is what makes them correct.
-    """
-    if engine.dialect.name != "sqlite":
-        return None
-    with _WRITERS_GUARD:
-        lock = _WRITERS.get(engine)
-        if lock is None:
-            lock = _WRITERS[engine] = threading.Lock()
-        return lock
-
-
-@contextmanager
-def _queued(lock: threading.Lock) -> Iterator[None]:
-    # Past SQLite's own busy timeout, go ahead and let SQLite decide: never worse than no queue.
-    acquired = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    try:
-        yield
-    finally:
-        if acquired:
-            lock.release()
-
 
 class BillingActivities:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writer = sqlite_writer(engine)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction per activity; store errors become non-retryable failures."""
-        queue = nullcontext() if self._writer is None else _queued(self._writer)
-        try:
-            with queue, Session(self.engine, expire_on_commit=False) as session, \
-                    session.begin():
-                yield session
-        except StoreError as exc:
-            raise ApplicationError(exc.detail, type="InvalidTerms", non_retryable=True) from exc
+    def transaction(self) -> AbstractContextManager[Session]:
+        return activity_transaction(self.engine)
 
     # --- usage invoices -----------------------------------------------------------------------
 

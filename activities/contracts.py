@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -17,6 +16,7 @@ from activities.io import (
     StartSuccessorInput,
     StartSuccessorResult,
 )
+from activities.transaction import activity_transaction
 from core.temporal import start_contract_workflow
 from models.messages import SIGNAL_ROLLOVER, RolloverSignal, workflow_id
 from models.terms import ContractTerms
@@ -34,14 +34,14 @@ class ContractActivities:
 
     @activity.defn(name="record_contract")
     def record_contract(self, input: RecordContractInput) -> None:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with activity_transaction(self.engine) as session:
             contract_store.save_projection(
                 session, input.terms, status=input.status, renewed_by=input.renewed_by
             )
 
     @activity.defn(name="record_amendment")
     def record_amendment(self, input: RecordAmendmentInput) -> None:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with activity_transaction(self.engine) as session:
             row = contract_store.get_contract(session, input.contract_id)
             if row is None:
                 raise ApplicationError(
@@ -54,7 +54,7 @@ class ContractActivities:
     async def start_successor(self, input: StartSuccessorInput) -> StartSuccessorResult:
         """Start the renewal's workflow; starting it twice finds the first one running."""
         terms = input.terms
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with activity_transaction(self.engine) as session:
             contract_store.save_projection(session, terms, status="scheduled", request=terms)
         handle = await start_contract_workflow(
             self.client,
