@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scripts import demo
+from scripts import demo, demo_deal
 from tests.e2e.stack import Stack
 
 
@@ -35,9 +35,9 @@ def tour(stack: Stack) -> dict[str, Any]:
 
 def test_infrax_has_dozens_of_invoices_with_the_scheduled_totals(stack, tour) -> None:
     reader = stack.client("reader")
-    invoices = reader.get(f"/v1/contracts/{demo.INFRAX}/invoices").json()["data"]
+    invoices = reader.get(f"/v1/contracts/{demo_deal.INFRAX}/invoices").json()["data"]
     usage = [i for i in invoices if i["kind"] == "usage" and i["status"] == "finalized"]
-    assert len(usage) == demo.expected_closes(demo.T2024, demo.T2027, tour["now"]) >= 30
+    assert len(usage) == demo.expected_closes(demo_deal.T2024, demo_deal.T2027, tour["now"]) >= 30
     scheduled = [(i["issued_at"][:10], i["total"]) for i in invoices if i["kind"] == "scheduled"]
     assert scheduled == [("2024-01-01", "250000.00"), ("2024-03-01", "5000.00"),
                          ("2025-01-01", "300000.00"), ("2026-01-01", "250000.00")]
@@ -50,13 +50,13 @@ def test_the_live_amendment_is_accepted_once(stack, tour) -> None:
     assert tour["first"]["amendment"]["status"] == 201
     assert tour["second"]["amendment"]["status"] == 200
     assert tour["second"]["amendment"]["replayed"] is True
-    contract = stack.client("reader").get(f"/v1/contracts/{demo.INFRAX}").json()
+    contract = stack.client("reader").get(f"/v1/contracts/{demo_deal.INFRAX}").json()
     assert "ai-launch-10" in {d["id"] for d in contract["terms"]["discounts"]}
 
 
 def test_an_sla_credit_is_applied(stack, tour) -> None:
     reader = stack.client("reader")
-    draft = reader.get(f"/v1/contracts/{demo.INFRAX}/invoices/draft").json()
+    draft = reader.get(f"/v1/contracts/{demo_deal.INFRAX}/invoices/draft").json()
     segments = sla_credit_segments(draft)
     assert segments, draft["totals"]
     assert Decimal(draft["credits_applied"]) > 0
@@ -65,26 +65,26 @@ def test_an_sla_credit_is_applied(stack, tour) -> None:
 
 def test_nimbus_rolled_its_unused_commit_into_the_successor(stack, tour) -> None:
     reader = stack.client("reader")
-    before = reader.get(f"/v1/contracts/{demo.NIMBUS_2025}/balances").json()["data"]
+    before = reader.get(f"/v1/contracts/{demo_deal.NIMBUS_2025}/balances").json()["data"]
     rolled = [e for s in before for e in s["entries"] if e["kind"] == "rollover"]
     assert len(rolled) == 1
     amount = Decimal(rolled[0]["amount"])
     assert Decimal(0) < amount <= Decimal("15000")  # 25% of the 60,000 commit at most
-    after = reader.get(f"/v1/contracts/{demo.NIMBUS_2026}/balances").json()["data"]
+    after = reader.get(f"/v1/contracts/{demo_deal.NIMBUS_2026}/balances").json()["data"]
     [segment] = [s for s in after if s["segment_id"] == tour["first"]["rollover"]["segment_id"]]
     assert Decimal(segment["granted"]) == amount
-    predecessor = reader.get(f"/v1/contracts/{demo.NIMBUS_2025}").json()
-    assert (predecessor["status"], predecessor["renewed_by"]) == ("renewed", demo.NIMBUS_2026)
+    predecessor = reader.get(f"/v1/contracts/{demo_deal.NIMBUS_2025}").json()
+    assert (predecessor["status"], predecessor["renewed_by"]) == ("renewed", demo_deal.NIMBUS_2026)
 
 
 def test_contracts_are_findable_by_customer_and_status(stack, tour) -> None:
-    assert workflow_ids(stack, 'CustomerId="customer-x"') == {f"contract-{demo.INFRAX}"}
-    assert workflow_ids(stack, 'CustomerId="nimbus"') == {f"contract-{demo.NIMBUS_2026}"}
+    assert workflow_ids(stack, 'CustomerId="customer-x"') == {f"contract-{demo_deal.INFRAX}"}
+    assert workflow_ids(stack, 'CustomerId="nimbus"') == {f"contract-{demo_deal.NIMBUS_2026}"}
     active = workflow_ids(stack, 'ContractStatus="active"')
-    assert {f"contract-{demo.INFRAX}", f"contract-{demo.NIMBUS_2026}"} <= active
+    assert {f"contract-{demo_deal.INFRAX}", f"contract-{demo_deal.NIMBUS_2026}"} <= active
     ended = stack.temporal.cli("workflow", "list", "--query",
                                'CustomerId="nimbus" AND ContractStatus="renewed"') or []
-    assert f"contract-{demo.NIMBUS_2025}" in {w["execution"]["workflowId"] for w in ended}
+    assert f"contract-{demo_deal.NIMBUS_2025}" in {w["execution"]["workflowId"] for w in ended}
 
 
 def test_running_the_demo_twice_changes_nothing(stack, tour) -> None:
