@@ -40,6 +40,7 @@ from store import ledger as ledger_store
 from store import slo as slo_store
 from store import usage as usage_store
 from store.errors import Missing
+from store.invoices import InvoiceView
 
 # Events committed by a transaction that began before an invoice was computed can carry an
 # earlier `billable_at` than the invoice's creation; looking back this far catches them. A
@@ -112,23 +113,26 @@ def rate_period(session: Session, ctx: PricingContext, period: Period) -> tuple[
     )
 
 
+def invoiced_periods(
+    session: Session, terms: ContractTerms, before: Period
+) -> list[tuple[InvoiceView, Period]]:
+    """The contract's usage invoices of periods before `before`, each with its period."""
+    periods = {p.start: p for p in _periods(terms)}
+    found = []
+    for invoice in invoice_store.list_invoices(session, terms.id):
+        period = periods.get(invoice.period_start) if invoice.kind == "usage" else None
+        if period is not None and period.start < before.start:
+            found.append((invoice, period))
+    return found
+
+
 def late_corrections(
-    session: Session, ctx: PricingContext, before: Period
+    session: Session, ctx: PricingContext, invoiced: list[tuple[InvoiceView, Period]]
 ) -> tuple[RatedLine, ...]:
     """Correction lines for finalized periods that received usage after they were invoiced."""
-    terms = ctx.terms
-    periods = {
-        p.start: p
-        for p in billing_periods(terms.starting_at, terms.ending_before, terms.billing.cycle)
-    }
     event_types = sorted({p.meter.event_type for p in ctx.catalog.products if p.meter is not None})
     corrections: list[RatedLine] = []
-    for invoice in invoice_store.list_invoices(session, terms.id):
-        if invoice.kind != "usage" or invoice.period_start is None:
-            continue
-        period = periods.get(invoice.period_start)
-        if period is None or period.start >= before.start:
-            continue
+    for invoice, period in invoiced:
         if not usage_store.late_event_exists(
             session,
             aliases=ctx.customer.aliases,
@@ -139,30 +143,29 @@ def late_corrections(
         ):
             continue
         rerated = rate_period(session, ctx, period)
-        invoiced = invoice_store.invoiced_lines(session, terms.id, period.start)
-        corrections.extend(correction_lines(rerated, invoiced, period))
+        billed = invoice_store.invoiced_lines(session, ctx.terms.id, period.start)
+        corrections.extend(correction_lines(rerated, billed, period))
     return tuple(corrections)
 
 
 def past_sla_periods(
-    session: Session, ctx: PricingContext, before: Period, incidents: tuple[Incident, ...]
+    session: Session,
+    ctx: PricingContext,
+    invoiced: list[tuple[InvoiceView, Period]],
+    incidents: tuple[Incident, ...],
 ) -> tuple[PastPeriod, ...]:
     """Finalized periods that incidents reach, with what their invoices billed and what SLA credit
     they earned so far, so incidents that arrived after a close are credited at the next one."""
     terms = ctx.terms
     if not terms.sla or not incidents:
         return ()
-    periods = {p.start: p for p in _periods(terms)}
     granted: dict[str, Decimal] = defaultdict(Decimal)
     for entry in ledger_store.entries_for(session, terms.id):
         if entry.kind == "grant" and entry.segment_id.startswith("sla:"):
             _, sla_id, index, *_ = entry.segment_id.split(":")
             granted[f"{sla_id}:{index}"] += entry.amount
     past: list[PastPeriod] = []
-    for invoice in invoice_store.list_invoices(session, terms.id):
-        period = periods.get(invoice.period_start) if invoice.kind == "usage" else None
-        if period is None or period.start >= before.start:
-            continue
+    for invoice, period in invoiced:
         if not any(i.started_at < period.end and (i.resolved_at is None
                                                   or i.resolved_at > period.start)
                    for i in incidents):
@@ -191,6 +194,7 @@ def price_period(
     """The usage invoice of `period` as its close computes it (and the draft preview shows it)."""
     segments = (*expand_segments(ctx.terms), *extra_segments)
     incidents = tuple(slo_store.incidents_for(session, ctx.terms.id))
+    invoiced = invoiced_periods(session, ctx.terms, period)
     return price_usage_invoice(
         InvoiceInput(
             terms=ctx.terms,
@@ -198,11 +202,11 @@ def price_period(
             tax_rate=ctx.customer.tax_rate,
             period=period,
             usage_lines=rate_period(session, ctx, period),
-            correction_lines=late_corrections(session, ctx, period),
+            correction_lines=late_corrections(session, ctx, invoiced),
             balances=segment_balances(session, ctx.terms.id, segments),
             discount_first_period=discount_first_period or {},
             incidents=incidents,
-            past_periods=past_sla_periods(session, ctx, period, incidents),
+            past_periods=past_sla_periods(session, ctx, invoiced, incidents),
             extra_segments=extra_segments,
         )
     )
